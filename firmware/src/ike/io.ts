@@ -1,0 +1,55 @@
+// What goes in and out of the sans-IO engine (ARCHITECTURE.md §1): datagrams, effects, events. Plain data.
+import type { Endpoint, PolicyParams, SaParams } from '../dataplane/types.ts';
+
+/** A UDP datagram as the IKE socket sees it: on port 4500 `data` excludes the non-ESP marker. */
+export interface Datagram {
+  local: Endpoint;
+  remote: Endpoint;
+  data: Uint8Array;
+}
+
+/** Certificate path validation, run by the runtime (pkijs is asynchronous); the result comes back via `resume`. */
+export interface ValidateChainRequest {
+  endEntityDer: Uint8Array;
+  intermediatesDer: Uint8Array[];
+  trustAnchorsDer: Uint8Array[];
+  /** The IKE identity the certificate must carry (SAN dNSName/rfc822Name/iPAddress, or the subject DN). */
+  identity: { idType: number; data: Uint8Array };
+  nowMs: number;
+}
+
+export type ValidateChainResult =
+  | { ok: true; spkiDer: Uint8Array; subject: string }
+  | { ok: false; reason: string };
+
+export type Effect =
+  | { type: 'dp.addSa'; sa: SaParams }
+  | { type: 'dp.updateSa'; spi: number; direction: 'in' | 'out'; src?: string; dst?: string; encap?: SaParams['encap'] }
+  | { type: 'dp.delSa'; spi: number; direction: 'in' | 'out'; childId: string }
+  | { type: 'dp.addPolicy'; policy: PolicyParams }
+  | { type: 'dp.delPolicy'; policy: PolicyParams }
+  | { type: 'pki.validateChain'; ref: string; request: ValidateChainRequest };
+
+/** Pseudonymous, secret-free facts for logs, the event bus, telemetry. `ikeId` is a local random handle. */
+export type EngineEvent =
+  | { type: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; msg: string; ikeId?: string; fields?: Record<string, unknown> }
+  | { type: 'ike.up'; ikeId: string; conn: string; local: Endpoint; remote: Endpoint; localId: string; remoteId: string; proposal: string; natLocal: boolean; natRemote: boolean; initiator: boolean }
+  | { type: 'ike.down'; ikeId: string; conn: string; reason: string }
+  | { type: 'child.up'; ikeId: string; childId: string; conn: string; child: string; spiIn: number; spiOut: number; localTs: string[]; remoteTs: string[]; proposal: string; virtualIp?: string[] }
+  | { type: 'child.down'; ikeId: string; childId: string; reason: string }
+  | { type: 'auth.failed'; ikeId: string; conn?: string; remote: Endpoint; reason: string }
+  | { type: 'ike.failed'; ikeId: string; conn?: string; remote: Endpoint; reason: string; notify?: number };
+
+export interface Output {
+  send: Datagram[];
+  effects: Effect[];
+  events: EngineEvent[];
+  /** Absolute time at which `tick` must be called next, if any. */
+  wakeAtMs?: number;
+}
+
+/** Commands from the control API / runtime. */
+export type Command =
+  | { type: 'initiate'; conn: string; child?: string }
+  | { type: 'terminate'; ikeId: string }
+  | { type: 'resume'; ref: string; result: ValidateChainResult };
