@@ -1,0 +1,41 @@
+# Outpost: the two commands a newcomer needs are `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+BUN := node_modules/.bin/bun
+VITEST := $(BUN) --bun node_modules/.bin/vitest
+
+.PHONY: setup deps test unit interop bench run typecheck clean
+
+# npm packages (pinned by package-lock.json) and the apt packages the tests use as real peers.
+setup: deps
+	bash scripts/install-test-deps.sh
+
+deps: node_modules/.installed
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+# Every suite: unit, codec vectors, fuzz, interop with strongSwan in network namespaces.
+test: setup
+	@mkdir -p build
+	bash scripts/run-tests.sh
+
+# Only the unit and vector suites (no root, no namespaces needed).
+unit: deps
+	$(VITEST) run firmware cloud test/vectors test/fuzz
+
+# strongSwan against Outpost in network namespaces (root).
+interop: setup
+	$(VITEST) run test/interop
+
+bench: setup
+	$(BUN) test/bench/handshakes.ts
+
+typecheck: deps
+	node_modules/.bin/tsc -p . --noEmit
+
+run: deps
+	$(BUN) scripts/dev-run.ts
+
+clean:
+	rm -rf build node_modules .outpost
