@@ -2,7 +2,9 @@
 import type { PayloadType } from '../constants.ts';
 
 /** Result of decoding peer input: never an exception. `notify` is the error notify to answer with, if any. */
-export type Decoded<T> = { ok: true; value: T } | { ok: false; error: string; notify?: number };
+export type Decoded<T> =
+  | { ok: true; value: T }
+  | { ok: false; error: string; notify?: number; notifyData?: Uint8Array }; // notifyData: e.g. the payload type octet
 
 /** RFC 7296 §3.1: the fixed 28-octet header. */
 export interface IkeHeader {
