@@ -53,6 +53,11 @@ export interface ConnectionConfig {
   psk?: Uint8Array;
   /** Virtual IP pools (names from GatewayConfig.pools) handed out via CP. */
   pools: string[];
+  /**
+   * Initiator: virtual IPs to request via CP (RFC 7296 §2.19): `0.0.0.0` / `::` = any from the responder's pool,
+   * or a specific address to ask for. Absent or empty = request none (site-to-site).
+   */
+  vips?: string[];
   children: ChildConfig[];
   ikeLifetimeSec: number;
   ikeRekeySec: number;

@@ -51,5 +51,41 @@ export interface Output {
 /** Commands from the control API / runtime. */
 export type Command =
   | { type: 'initiate'; conn: string; child?: string }
-  | { type: 'terminate'; ikeId: string }
+  /** Delete the IKE SA (DELETE IKE), or only one of its CHILD_SAs when childId is given (DELETE ESP). */
+  | { type: 'terminate'; ikeId: string; childId?: string }
+  /** The answer to an effect that carried `ref` (pki.validateChain today; RADIUS/EAP later). */
   | { type: 'resume'; ref: string; result: ValidateChainResult };
+
+/** One CHILD_SA as listed by the engine (no key material). */
+export interface ChildSaInfo {
+  childId: string;
+  name: string;
+  spiIn: number;
+  spiOut: number;
+  proposal: string;
+  localTs: string[];
+  remoteTs: string[];
+  encap: boolean;
+  createdMs: number;
+}
+
+/** One IKE SA as listed by the engine (`listSas()`, the control API's list-sas). No key material. */
+export interface IkeSaInfo {
+  ikeId: string;
+  conn: string;
+  state: 'connecting' | 'established' | 'deleting';
+  initiator: boolean;
+  spiI: string; // hex
+  spiR: string;
+  local: Endpoint;
+  remote: Endpoint;
+  localId?: string;
+  remoteId?: string;
+  proposal: string;
+  natLocal: boolean;
+  natRemote: boolean;
+  virtualIps: string[]; // assigned to the peer (responder) or to us (initiator)
+  createdMs: number;
+  establishedMs: number | null;
+  children: ChildSaInfo[];
+}
