@@ -2,12 +2,14 @@
 SHELL := /bin/bash
 BUN := node_modules/.bin/bun
 VITEST := $(BUN) --bun node_modules/.bin/vitest
+NATIVE := native/build/Release/outpost_native.node
 
-.PHONY: setup deps test unit interop bench run typecheck clean
+.PHONY: setup deps native test unit interop bench run typecheck clean
 
 # npm packages (pinned by package-lock.json) and the apt packages the tests use as real peers.
 setup: deps
 	bash scripts/install-test-deps.sh
+	$(MAKE) native
 
 deps: node_modules/.installed
 
@@ -15,13 +17,19 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
+# The C data-plane addon; `npx` passes npm's nodedir so node-gyp finds headers offline.
+native: $(NATIVE)
+
+$(NATIVE): native/binding.gyp $(wildcard native/src/*.c native/src/*.h) node_modules/.installed
+	cd native && npx node-gyp rebuild
+
 # Every suite: unit, codec vectors, fuzz, interop with strongSwan in network namespaces.
 test: setup
 	@mkdir -p build
 	bash scripts/run-tests.sh
 
 # Only the unit and vector suites (no root, no namespaces needed).
-unit: deps
+unit: deps native
 	$(VITEST) run firmware cloud test/vectors test/fuzz
 
 # strongSwan against Outpost in network namespaces (root).
@@ -30,6 +38,7 @@ interop: setup
 
 bench: setup
 	$(BUN) test/bench/handshakes.ts
+	$(BUN) test/bench/esp-crypto.ts
 
 typecheck: deps
 	node_modules/.bin/tsc -p . --noEmit
@@ -38,4 +47,4 @@ run: deps
 	$(BUN) scripts/dev-run.ts
 
 clean:
-	rm -rf build node_modules .outpost
+	rm -rf build node_modules .outpost native/build

@@ -1,0 +1,156 @@
+// Loader and typed surface of the C data-plane addon in native/ (ARCHITECTURE.md §4-5); Bun loads .node files only via require.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import type { TsRange } from './types.ts';
+
+/** Parameters of one SA direction as the addon takes them; numeric ids are IANA IKEv2 transform ids. */
+export interface NativeSaParams {
+  spi: number;
+  direction: 'in' | 'out';
+  encrId: number;
+  encrKeyBits?: number;
+  encKey: Uint8Array; // key || salt for AEAD
+  integId: number;
+  integKey?: Uint8Array;
+  esn: boolean;
+  replayWindow: number; // packets; 0 disables the replay check; at most 65536
+  softBytes?: number | bigint;
+  hardBytes?: number | bigint;
+  softPackets?: number | bigint;
+  hardPackets?: number | bigint;
+  /** out: last sequence number sent; in: highest received. For restored SAs and tests; normally 0. */
+  initialSeq?: number | bigint;
+  /** Inbound tunnel policy (RFC 4301 §5.2): inner destination in localTs, inner source in remoteTs; at most 16 each. */
+  localTs?: TsRange[];
+  remoteTs?: TsRange[];
+}
+
+export interface NativeSaCounters {
+  bytes: bigint;
+  packets: bigint;
+  lastUsedMs: number | null;
+  seq: bigint;
+  replayDrops: bigint;
+  authDrops: bigint;
+  malformedDrops: bigint;
+  expiredDrops: bigint;
+  policyDrops: bigint;
+  softExpired: boolean;
+  hardExpired: boolean;
+}
+
+export interface NativeDecrypted {
+  spi: number;
+  seq: bigint;
+  nextHeader: number;
+  inner: Uint8Array;
+}
+
+export interface NativeExpireEvent {
+  kind: 'soft' | 'hard';
+  direction: 'in' | 'out';
+  spi: number;
+}
+
+/** The raw addon: failures are negative errno numbers (see errnoName), never exceptions. */
+export interface NativeAddon {
+  readonly opensslVersion: string;
+  readonly abiVersion: number;
+  saAdd(p: NativeSaParams): number;
+  saDel(spi: number, direction: 'in' | 'out'): number;
+  saQuery(spi: number, direction: 'in' | 'out'): NativeSaCounters | number;
+  saExists(spi: number, direction: 'in' | 'out'): boolean;
+  saCount(): number;
+  saFlush(): number;
+  /** ESP from the SPI onward; nextHeader defaults to 4/41 from the inner packet's version. */
+  encrypt(spi: number, inner: Uint8Array, nextHeader?: number): Uint8Array | number;
+  /** tunnel: also apply the inbound tunnel policy (Next Header 4/41 matching the inner version, selectors). */
+  decrypt(esp: Uint8Array, tunnel?: boolean): NativeDecrypted | number;
+  takeEvents(): NativeExpireEvent[];
+  /** One listener at a time; null removes it. Never keeps the process alive. */
+  onEvents(listener: ((events: NativeExpireEvent[]) => void) | null): number;
+  globalStats(): { noSa: bigint; truncated: bigint };
+  tunOpen(name: string, netnsPath?: string, nonblocking?: boolean): { fd: number; name: string } | number;
+  closeFd(fd: number): number;
+  errnoName(code: number): string;
+  /** test/bench only: `count` packets of innerLen octets through out-SA then in-SA `spi`, timed inside C. */
+  benchEsp(spi: number, innerLen: number, count: number): { encryptNs: number; decryptNs: number; packets: number } | number;
+  /**
+   * Starts the packet worker: a native thread owning a UDP socket bound to bindAddr:port ("::" also takes IPv4;
+   * port 0 picks one) and borrowing tunFd (non-blocking). IKE datagrams (non-ESP marker stripped) reach onIke.
+   */
+  workerStart(opts: { tunFd: number; bindAddr: string; port: number; netnsPath?: string; onIke?: (msg: Uint8Array, addr: string, port: number) => void }): { handle: NativeWorkerHandle; port: number } | number;
+  workerStop(handle: NativeWorkerHandle): number;
+  /** Sends an IKE message from the worker's socket with the non-ESP marker prepended (RFC 3948 §2.2). */
+  workerSendIke(handle: NativeWorkerHandle, msg: Uint8Array, addr: string, port: number): number;
+  /** Inner destination prefix -> outbound SA and the peer's UDP endpoint; replaces an equal prefix. */
+  workerRouteAdd(handle: NativeWorkerHandle, route: { prefix: string; prefixLen: number; spi: number; remoteAddr: string; remotePort: number }): number;
+  workerRouteDel(handle: NativeWorkerHandle, prefix: string, prefixLen: number): number;
+  workerStats(handle: NativeWorkerHandle): NativeWorkerStats | number;
+}
+
+/** Opaque handle of a running worker. Keep it referenced: a collected handle stops its worker. */
+export type NativeWorkerHandle = { readonly __nativeWorker: unique symbol };
+
+export interface NativeWorkerStats {
+  udpRx: bigint;
+  ikeRx: bigint;
+  keepaliveRx: bigint;
+  espRx: bigint;
+  espDrops: bigint;
+  runtDrops: bigint;
+  tunRx: bigint;
+  noRoute: bigint;
+  espTx: bigint;
+  encryptDrops: bigint;
+  txErrors: bigint;
+  ikeQueueDrops: bigint;
+  routes: number;
+}
+
+const ABI_VERSION = 2;
+
+export class NativeAddonMissingError extends Error {
+  constructor(readonly path: string) {
+    super(`native data-plane addon not built: ${path} is missing. Build it with \`make native\` (runs \`cd native && npx node-gyp rebuild\`; needs libssl-dev).`);
+    this.name = 'NativeAddonMissingError';
+  }
+}
+
+/** Where the addon lives: $OUTPOST_NATIVE_ADDON (packaged builds) or native/build/Release in the checkout. */
+export function nativeAddonPath(): string {
+  const override = process.env['OUTPOST_NATIVE_ADDON'];
+  if (override) return override;
+  return fileURLToPath(new URL('../../../native/build/Release/outpost_native.node', import.meta.url));
+}
+
+let cached: NativeAddon | undefined;
+
+/** Loads the addon once; throws NativeAddonMissingError with the build command when it is absent. */
+export function loadNativeAddon(): NativeAddon {
+  if (cached) return cached;
+  const path = nativeAddonPath();
+  if (!existsSync(path)) throw new NativeAddonMissingError(path);
+  const addon = createRequire(import.meta.url)(path) as NativeAddon;
+  if (addon.abiVersion !== ABI_VERSION) throw new Error(`native addon ${path} has ABI ${addon.abiVersion}, expected ${ABI_VERSION}: rebuild it`);
+  cached = addon;
+  return addon;
+}
+
+/** True when the addon can be loaded; for callers that pick a backend. */
+export function nativeAddonAvailable(): boolean {
+  return existsSync(nativeAddonPath());
+}
+
+/** Turns a negative errno result into an Error with code "ENOENT" etc.; returns other values unchanged. */
+export function unwrapNative<T>(addon: NativeAddon, result: T | number, what: string): T {
+  if (typeof result === 'number' && result < 0) {
+    const code = addon.errnoName(result);
+    const err = new Error(`${what}: ${code}`) as Error & { code: string; errno: number };
+    err.code = code;
+    err.errno = result;
+    throw err;
+  }
+  return result as T;
+}

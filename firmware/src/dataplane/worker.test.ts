@@ -1,0 +1,197 @@
+// The native packet worker end to end: two userspace gateways in namespaces carry ping through ESP-in-UDP (RFC 3948) and hand IKE up.
+//
+//   netns A                                              netns B
+//   tunA 198.51.100.1/24 ─ worker A ── veth 192.0.2.1 ── 192.0.2.2 ── worker B ─ tunB 203.0.113.1/24
+//   route 203.0.113.0/24 dev tunA    SA X (A→B), SA Y (B→A), UDP 4500   route 198.51.100.0/24 dev tunB
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { EncrId, IntegId } from '../ike/constants.ts';
+import { loadNativeAddon, type NativeWorkerHandle, type NativeWorkerStats } from './native-addon.ts';
+import type { TsRange } from './types.ts';
+
+const addon = loadNativeAddon();
+const id = randomBytes(3).toString('hex');
+const nsA = `op-wa-${id}`;
+const nsB = `op-wb-${id}`;
+
+function run(...argv: string[]): { code: number; out: string } {
+  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: 20_000 });
+  return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
+}
+function must(...argv: string[]): void {
+  const r = run(...argv);
+  if (r.code !== 0) throw new Error(`${argv.join(' ')}: ${r.out}`);
+}
+
+const canRun = ((): string | null => {
+  if (process.getuid?.() !== 0) return 'needs root for network namespaces';
+  if (run('ip', '-V').code !== 0) return 'iproute2 missing';
+  if (run('ping', '-V').code !== 0) return 'ping missing';
+  return null;
+})();
+if (canRun) console.log(`skipping worker namespace tests: ${canRun}`);
+
+const net = (start: string, end: string): TsRange => ({ startAddr: start, endAddr: end, ipProtocol: 0, startPort: 0, endPort: 65535 });
+const lanA = net('198.51.100.0', '198.51.100.255');
+const lanB = net('203.0.113.0', '203.0.113.255');
+
+interface Side {
+  tunFd: number;
+  handle: NativeWorkerHandle;
+  ike: Array<{ msg: Uint8Array; addr: string; port: number }>;
+}
+
+function stats(s: Side): NativeWorkerStats {
+  const r = addon.workerStats(s.handle);
+  if (typeof r === 'number') throw new Error(addon.errnoName(r));
+  return r;
+}
+
+function startSide(ns: string, tun: string, bindAddr: string): Side {
+  const t = addon.tunOpen(tun, `/run/netns/${ns}`, true);
+  if (typeof t === 'number') throw new Error(`tunOpen: ${addon.errnoName(t)}`);
+  const ike: Side['ike'] = [];
+  const w = addon.workerStart({ tunFd: t.fd, bindAddr, port: 4500, netnsPath: `/run/netns/${ns}`, onIke: (msg, addr, port) => ike.push({ msg, addr, port }) });
+  if (typeof w === 'number') throw new Error(`workerStart: ${addon.errnoName(w)}`);
+  expect(w.port).toBe(4500);
+  return { tunFd: t.fd, handle: w.handle, ike };
+}
+
+describe.skipIf(canRun !== null)('packet worker between two namespaces', () => {
+  let a: Side;
+  let b: Side;
+  const spiX = 0x0a000000 + randomBytes(2).readUInt16BE(0);
+  const spiY = spiX + 0x10000;
+  const keyX = new Uint8Array(randomBytes(36));
+  const keyY = new Uint8Array(randomBytes(36));
+
+  beforeAll(() => {
+    must('ip', 'netns', 'add', nsA);
+    must('ip', 'netns', 'add', nsB);
+    must('ip', 'link', 'add', `va-${id}`, 'netns', nsA, 'type', 'veth', 'peer', 'name', `vb-${id}`, 'netns', nsB);
+    must('ip', '-n', nsA, 'addr', 'add', '192.0.2.1/24', 'dev', `va-${id}`);
+    must('ip', '-n', nsB, 'addr', 'add', '192.0.2.2/24', 'dev', `vb-${id}`);
+    for (const [ns, dev] of [[nsA, `va-${id}`], [nsB, `vb-${id}`], [nsA, 'lo'], [nsB, 'lo']] as const) must('ip', '-n', ns, 'link', 'set', dev, 'up');
+
+    a = startSide(nsA, 'tunA', '192.0.2.1');
+    b = startSide(nsB, 'tunB', '192.0.2.2');
+    must('ip', '-n', nsA, 'addr', 'add', '198.51.100.1/24', 'dev', 'tunA');
+    must('ip', '-n', nsA, 'link', 'set', 'tunA', 'up');
+    must('ip', '-n', nsA, 'route', 'add', '203.0.113.0/24', 'dev', 'tunA');
+    must('ip', '-n', nsB, 'addr', 'add', '203.0.113.1/24', 'dev', 'tunB');
+    must('ip', '-n', nsB, 'link', 'set', 'tunB', 'up');
+    must('ip', '-n', nsB, 'route', 'add', '198.51.100.0/24', 'dev', 'tunB');
+
+    // X carries A→B, Y carries B→A; ChaCha20-Poly1305 one way, AES-GCM-256 the other.
+    const sa = { integId: IntegId.NONE, esn: true, replayWindow: 1024 };
+    expect(addon.saAdd({ ...sa, spi: spiX, direction: 'out', encrId: EncrId.CHACHA20_POLY1305, encKey: keyX })).toBe(0);
+    expect(addon.saAdd({ ...sa, spi: spiX, direction: 'in', encrId: EncrId.CHACHA20_POLY1305, encKey: keyX, localTs: [lanB], remoteTs: [lanA] })).toBe(0);
+    expect(addon.saAdd({ ...sa, spi: spiY, direction: 'out', encrId: EncrId.AES_GCM_16, encrKeyBits: 256, encKey: keyY })).toBe(0);
+    expect(addon.saAdd({ ...sa, spi: spiY, direction: 'in', encrId: EncrId.AES_GCM_16, encrKeyBits: 256, encKey: keyY, localTs: [lanA], remoteTs: [lanB] })).toBe(0);
+    expect(addon.workerRouteAdd(a.handle, { prefix: '203.0.113.0', prefixLen: 24, spi: spiX, remoteAddr: '192.0.2.2', remotePort: 4500 })).toBe(0);
+    expect(addon.workerRouteAdd(b.handle, { prefix: '198.51.100.0', prefixLen: 24, spi: spiY, remoteAddr: '192.0.2.1', remotePort: 4500 })).toBe(0);
+  });
+
+  afterAll(() => {
+    for (const s of [a, b]) {
+      if (!s) continue;
+      addon.workerStop(s.handle);
+      addon.closeFd(s.tunFd);
+    }
+    for (const [spi, dir] of [[spiX, 'out'], [spiX, 'in'], [spiY, 'out'], [spiY, 'in']] as const) addon.saDel(spi, dir);
+    run('ip', 'netns', 'del', nsA);
+    run('ip', 'netns', 'del', nsB);
+  });
+
+  test('ping crosses the tunnel both ways through both workers', () => {
+    const r = run('ip', 'netns', 'exec', nsA, 'ping', '-c', '5', '-i', '0.2', '-W', '2', '-I', '198.51.100.1', '203.0.113.1');
+    expect(r.code, r.out).toBe(0);
+    const sa = stats(a);
+    const sb = stats(b);
+    expect(sa.tunRx).toBeGreaterThanOrEqual(5n);
+    expect(sa.espTx).toBeGreaterThanOrEqual(5n);
+    expect(sb.espRx).toBeGreaterThanOrEqual(5n);
+    expect(sb.espTx).toBeGreaterThanOrEqual(5n);
+    expect(sa.espRx).toBeGreaterThanOrEqual(5n);
+    for (const [spi, dir] of [[spiX, 'out'], [spiX, 'in'], [spiY, 'out'], [spiY, 'in']] as const) {
+      const q = addon.saQuery(spi, dir);
+      expect(typeof q !== 'number' && q.packets).toBeGreaterThanOrEqual(5n);
+    }
+  });
+
+  test('a larger transfer: 200 pings of 1400 octets, none lost', () => {
+    const r = run('ip', 'netns', 'exec', nsA, 'ping', '-c', '200', '-i', '0.002', '-s', '1372', '-W', '2', '-q', '-I', '198.51.100.1', '203.0.113.1');
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toMatch(/200 received/);
+  });
+
+  test('IKE goes up with the marker stripped; keepalives and unknown SPIs are dropped and counted', async () => {
+    const msg = new Uint8Array(randomBytes(60));
+    expect(addon.workerSendIke(a.handle, msg, '192.0.2.2', 4500)).toBe(0);
+    const before = stats(b);
+    const noSa = addon.globalStats().noSa;
+    const py = "import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.bind(('192.0.2.1',0));s.sendto(b'\\xff',('192.0.2.2',4500));s.sendto(b'\\x00\\x00\\x12\\x34'+b'x'*40,('192.0.2.2',4500));s.sendto(b'\\x01',('192.0.2.2',4500))";
+    expect(run('ip', 'netns', 'exec', nsA, '/usr/bin/python3', '-c', py).code).toBe(0);
+    for (let i = 0; i < 100 && (b.ike.length === 0 || stats(b).udpRx < before.udpRx + 3n); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(b.ike).toHaveLength(1);
+    expect(b.ike[0]!.addr).toBe('192.0.2.1');
+    expect(b.ike[0]!.port).toBe(4500);
+    expect(Buffer.from(b.ike[0]!.msg).equals(Buffer.from(msg))).toBe(true);
+    const after = stats(b);
+    expect(after.keepaliveRx - before.keepaliveRx).toBe(1n);
+    expect(after.espDrops - before.espDrops).toBe(1n);
+    expect(after.runtDrops - before.runtDrops).toBe(1n);
+    expect(addon.globalStats().noSa - noSa).toBe(1n);
+  });
+
+  test('inner sources outside the SA selectors are dropped at B (RFC 4301 §5.2)', () => {
+    // From A's outer address: it leaves through tunA (route), is encrypted under X, but X only admits 198.51.100.0/24.
+    const before = addon.saQuery(spiX, 'in');
+    const r = run('ip', 'netns', 'exec', nsA, 'ping', '-c', '2', '-i', '0.2', '-W', '1', '-I', '192.0.2.1', '203.0.113.1');
+    expect(r.code).not.toBe(0);
+    const after = addon.saQuery(spiX, 'in');
+    if (typeof before === 'number' || typeof after === 'number') throw new Error('SA missing');
+    expect(after.policyDrops - before.policyDrops).toBe(2n);
+  });
+
+  test('without a route, TUN packets are dropped and counted', () => {
+    expect(addon.workerRouteDel(a.handle, '203.0.113.0', 24)).toBe(0);
+    expect(addon.workerRouteDel(a.handle, '203.0.113.0', 24)).toBe(-2);
+    const before = stats(a).noRoute;
+    const r = run('ip', 'netns', 'exec', nsA, 'ping', '-c', '2', '-i', '0.2', '-W', '1', '-I', '198.51.100.1', '203.0.113.1');
+    expect(r.code).not.toBe(0);
+    expect(stats(a).noRoute - before).toBe(2n);
+    expect(addon.workerRouteAdd(a.handle, { prefix: '203.0.113.0', prefixLen: 24, spi: spiX, remoteAddr: '192.0.2.2', remotePort: 4500 })).toBe(0);
+    expect(run('ip', 'netns', 'exec', nsA, 'ping', '-c', '1', '-W', '2', '-I', '198.51.100.1', '203.0.113.1').code).toBe(0);
+  });
+});
+
+describe('worker without namespaces', () => {
+  test('argument and address errors', () => {
+    expect(() => addon.workerStart({ tunFd: -1, bindAddr: '127.0.0.1', port: 0 })).toThrow(TypeError);
+    expect(addon.workerStart({ tunFd: 0, bindAddr: 'not-an-address', port: 0 })).toBe(-22);
+    expect(addon.workerStart({ tunFd: 0, bindAddr: '127.0.0.1', port: 0, netnsPath: '/run/netns/missing-ns' })).toBe(-2);
+  });
+
+  test('a stopped worker refuses work; routes need addresses of the socket family', () => {
+    const t = addon.tunOpen('', undefined, true);
+    if (typeof t === 'number') {
+      console.log(`skipping: tunOpen ${addon.errnoName(t)}`);
+      return;
+    }
+    const w = addon.workerStart({ tunFd: t.fd, bindAddr: '127.0.0.1', port: 0 });
+    if (typeof w === 'number') throw new Error(addon.errnoName(w));
+    expect(w.port).toBeGreaterThan(0);
+    expect(addon.workerRouteAdd(w.handle, { prefix: '2001:db8::', prefixLen: 32, spi: 0x1234, remoteAddr: '::1', remotePort: 4500 })).toBe(-97); // EAFNOSUPPORT
+    expect(addon.workerRouteAdd(w.handle, { prefix: '10.0.0.0', prefixLen: 33, spi: 0x1234, remoteAddr: '127.0.0.1', remotePort: 4500 })).toBe(-22);
+    expect(addon.workerRouteAdd(w.handle, { prefix: '10.1.2.3', prefixLen: 8, spi: 0x1234, remoteAddr: '127.0.0.1', remotePort: 4500 })).toBe(0);
+    expect(addon.workerRouteAdd(w.handle, { prefix: '10.9.9.9', prefixLen: 8, spi: 0x1235, remoteAddr: '127.0.0.1', remotePort: 4500 })).toBe(0); // same prefix: replaced
+    const s = addon.workerStats(w.handle);
+    expect(typeof s !== 'number' && s.routes).toBe(1);
+    expect(addon.workerStop(w.handle)).toBe(0);
+    expect(addon.workerStop(w.handle)).toBe(-114); // EALREADY
+    expect(addon.workerSendIke(w.handle, new Uint8Array(4), '127.0.0.1', 500)).toBe(-108); // ESHUTDOWN
+    addon.closeFd(t.fd);
+  });
+});

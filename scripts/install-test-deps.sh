@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the system packages the interop tests and benchmarks need (strongSwan as the reference IKEv2 peer,
+# iproute2 for network namespaces). Idempotent and quiet: does nothing when everything is present.
+# Usage: scripts/install-test-deps.sh [--with-capture]   (--with-capture adds tshark for fixture captures)
+set -euo pipefail
+
+packages=(libssl-dev make g++ python3 strongswan-swanctl strongswan-charon libcharon-extra-plugins libstrongswan-extra-plugins strongswan-pki iproute2 iputils-ping)
+if [[ "${1:-}" == "--with-capture" ]]; then packages+=(tshark); fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then missing+=("$p"); fi
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+if [[ $(id -u) -ne 0 ]]; then
+  if command -v sudo >/dev/null 2>&1; then SUDO=(sudo -n); else
+    echo "install-test-deps: need root to install: ${missing[*]}" >&2; exit 1
+  fi
+else SUDO=(); fi
+
+export DEBIAN_FRONTEND=noninteractive
+echo "install-test-deps: installing ${missing[*]}" >&2
+"${SUDO[@]}" apt-get update -qq >/dev/null
+# tshark asks whether non-root users may capture; answer no, non-interactively.
+echo 'wireshark-common wireshark-common/install-setuid boolean false' | "${SUDO[@]}" debconf-set-selections 2>/dev/null || true
+"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The packaged units must not start a system-wide charon that would hold UDP 500/4500 in the host namespace.
+if command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
+  "${SUDO[@]}" systemctl disable --now strongswan-starter.service strongswan.service >/dev/null 2>&1 || true
+fi
