@@ -62,6 +62,19 @@ export interface ConnectionConfig {
   ikeLifetimeSec: number;
   ikeRekeySec: number;
   dpdDelaySec: number; // 0 = off
+  /**
+   * Give up on a liveness check after this long, even if retransmits remain (RFC 7296 §2.4); absent or 0 =
+   * when the retransmits run out.
+   */
+  dpdTimeoutSec?: number;
+  /**
+   * When the peer stops answering (DPD or any retransmitted request): `clear` removes the SAs, `restart`
+   * re-initiates the connection with its CHILD_SAs, `hold` removes them and re-initiates on matching traffic
+   * (a data-plane acquire). Default: `restart` for connections that initiate (remoteAddrs set), else `clear`.
+   */
+  dpdAction?: 'clear' | 'restart' | 'hold';
+  /** At ikeRekeySec, reauthenticate (new IKE_SA_INIT/IKE_AUTH, then delete the old SA) instead of rekeying; initiators only. */
+  ikeReauth?: boolean;
   encapsulation: boolean; // force UDP encapsulation even without NAT
   mobike: boolean;
   fragmentation: boolean;

@@ -1,0 +1,333 @@
+// Wires the sans-IO engine to sockets, timers, the data plane and listeners (ARCHITECTURE.md §1; RFC 7296 §2.4 timing).
+/*
+ * Flow: socket → engine.receive → route(Output); timer → engine.tick → route; effect results (certificate
+ * validation) → engine.command(resume) → route. route() starts the effects, sends datagrams, publishes events
+ * and re-arms the timer. Everything engine-facing runs on the one JS thread, so the engine is never re-entered.
+ * Startup order: crypto self-test (refuse on failure), data plane, sockets, engine, then start_action children.
+ */
+import { renameSync, writeFileSync } from 'node:fs';
+import type { ConnectionConfig, GatewayConfig } from '../config/types.ts';
+import { createCryptoSuite } from '../crypto/suite.ts';
+import { runSelfTest } from '../crypto/self-test.ts';
+import { selectDataplane } from '../dataplane/select.ts';
+import type { Dataplane } from '../dataplane/types.ts';
+import { createEngine, type Engine, type EngineOptions } from '../ike/engine.ts';
+import type { Command, EngineEvent, Output, ValidateChainRequest, ValidateChainResult } from '../ike/io.ts';
+import { validateChain } from '../pki/chain.ts';
+import { createSignatureOps } from '../pki/signature.ts';
+import { createEffectRunner, type EffectRunnerStats } from './effect-runner.ts';
+import { createEventBus, type EventBus } from './events.ts';
+import { createLogger, type Logger, type LogLevel } from './logger.ts';
+import { createWakeTimer } from './timers.ts';
+import { kernelSourceFor, openUdp, type BoundSocket, type UdpStats } from './udp.ts';
+
+/** The part of the engine the runtime drives (a fake in tests). */
+export type EngineLike = Pick<Engine, 'receive' | 'tick' | 'command' | 'listSas'> & Partial<Pick<Engine, 'stats'>>;
+
+export interface GatewayOptions {
+  /** Default: selectDataplane(config.dataplane). The gateway owns it from here on and closes it on stop. */
+  dataplane?: Dataplane;
+  logger?: Logger;
+  /** Rewritten (atomically) with engine.listSas() whenever an SA comes or goes. */
+  statusFile?: string;
+  /** Stop gracefully on SIGTERM/SIGINT (the CLI turns this on; embedders and tests leave it off). */
+  signals?: boolean;
+  engineFactory?: (opts: EngineOptions) => EngineLike;
+  validateChain?: (req: ValidateChainRequest) => Promise<ValidateChainResult>;
+  now?: () => number;
+  interfaceAddresses?: () => string[];
+  sourceFor?: (remote: string) => Promise<string | null>;
+  /** The boot self-test (default: runSelfTest on the suite the engine gets); injectable to test the refusal. */
+  selfTest?: (suite: ReturnType<typeof createCryptoSuite>) => { ok: boolean; failures: string[] };
+  /** On stop, wait this long for peers to answer our DELETEs before closing the sockets (default 1000 ms). */
+  stopGraceMs?: number;
+  /** Re-scan interface addresses for wildcard listen entries this often (default 15 s; 0 = never). */
+  addressRefreshMs?: number;
+}
+
+export interface GatewayStats {
+  udp: UdpStats;
+  effects: EffectRunnerStats;
+  engine?: unknown;
+}
+
+export interface Gateway {
+  engine: EngineLike;
+  /** The sockets actually bound (wildcards expanded, port 0 resolved). */
+  ports: BoundSocket[];
+  events: EventBus;
+  dataplane: Dataplane;
+  /** Runs a control command through the engine and routes its output (the seam for the control API). */
+  command(c: Command): Output;
+  stats(): GatewayStats;
+  stop(): Promise<void>;
+  /** Resolves when the gateway has stopped, by stop() or a signal. */
+  readonly stopped: Promise<void>;
+}
+
+export class SelfTestError extends Error {
+  constructor(readonly failures: string[]) {
+    super(`crypto self-test failed, refusing to start: ${failures.join('; ')}`);
+    this.name = 'SelfTestError';
+  }
+}
+
+const EVENT_LEVEL: Record<Exclude<EngineEvent['type'], 'log'>, LogLevel> = {
+  'ike.up': 'info',
+  'ike.down': 'info',
+  'child.up': 'info',
+  'child.down': 'info',
+  'auth.failed': 'warn',
+  'ike.failed': 'warn',
+};
+
+function eventMessage(e: Exclude<EngineEvent, { type: 'log' }>): string {
+  switch (e.type) {
+    case 'ike.up':
+      return `IKE_SA ${e.conn} up: ${e.localId} ↔ ${e.remoteId} at ${e.remote.addr}:${e.remote.port}`;
+    case 'ike.down':
+      return `IKE_SA ${e.conn} down: ${e.reason}`;
+    case 'child.up':
+      return `CHILD_SA ${e.conn}/${e.child} up: ${e.localTs.join(',')} === ${e.remoteTs.join(',')}`;
+    case 'child.down':
+      return `CHILD_SA down: ${e.reason}`;
+    case 'auth.failed':
+      return `authentication failed${e.conn ? ` (${e.conn})` : ''} from ${e.remote.addr}: ${e.reason}`;
+    case 'ike.failed':
+      return `IKE_SA setup failed${e.conn ? ` (${e.conn})` : ''} with ${e.remote.addr}: ${e.reason}`;
+  }
+}
+
+/** Engine events as log records: `event` carries the type so JSON consumers (interop tests) can filter on it. */
+export function logEngineEvent(logger: Logger, e: EngineEvent): void {
+  if (e.type === 'log') {
+    logger.log(e.level, e.msg, { ...(e.ikeId !== undefined ? { ikeId: e.ikeId } : {}), ...e.fields });
+    return;
+  }
+  const { type, ...rest } = e;
+  logger.log(EVENT_LEVEL[type], eventMessage(e), { event: type, ...rest });
+}
+
+const isWildcard = (a: string): boolean => a === '0.0.0.0' || a === '::';
+/** Datagrams that arrive between binding and engine creation (milliseconds); more than this is a flood. */
+const MAX_EARLY_DATAGRAMS = 256;
+
+/**
+ * An initiator's local address must be the one the peer will see (it goes into NAT_DETECTION_SOURCE_IP), which a
+ * wildcard listen address does not say: pin connections that initiate and name no local address to the kernel's
+ * source address toward their peer, when a socket is bound there.
+ */
+async function pinInitiatorAddresses(
+  config: GatewayConfig,
+  bound: BoundSocket[],
+  sourceFor: (remote: string) => Promise<string | null>,
+  logger: Logger,
+): Promise<GatewayConfig> {
+  if (!config.listen.some((l) => isWildcard(l.address))) return config;
+  const connections: ConnectionConfig[] = [];
+  for (const c of config.connections) {
+    const remote = c.remoteAddrs[0];
+    if (remote === undefined || c.localAddrs.length > 0) {
+      connections.push(c);
+      continue;
+    }
+    const src = await sourceFor(remote);
+    if (src && bound.some((b) => b.address === src)) {
+      logger.debug('initiator source address', { conn: c.name, remote, local: src });
+      connections.push({ ...c, localAddrs: [src] });
+    } else {
+      connections.push(c);
+    }
+  }
+  return { ...config, connections };
+}
+
+/** Port 0 in a listen entry (tests) means "any": tell the engine the port the kernel actually chose. */
+function resolvedListen(config: GatewayConfig, bound: BoundSocket[]): GatewayConfig {
+  if (!config.listen.some((l) => l.port === 0 || l.nattPort === 0)) return config;
+  const pick = (address: string, natt: boolean): number | undefined =>
+    bound.find((b) => b.natt === natt && (b.address === address || (isWildcard(address) && b.family === (address.includes(':') ? 6 : 4))))?.port;
+  return {
+    ...config,
+    listen: config.listen.map((l) => ({
+      ...l,
+      port: l.port === 0 ? (pick(l.address, false) ?? 0) : l.port,
+      nattPort: l.nattPort === 0 ? (pick(l.address, true) ?? 0) : l.nattPort,
+    })),
+  };
+}
+
+function writeStatus(path: string, body: unknown, logger: Logger): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  try {
+    writeFileSync(tmp, `${JSON.stringify(body, null, 2)}\n`, { mode: 0o644 });
+    renameSync(tmp, path);
+  } catch (err) {
+    logger.warn('cannot write status file', { path, error: err instanceof Error ? err.message : String(err) });
+  }
+}
+
+export async function startGateway(config: GatewayConfig, opts: GatewayOptions = {}): Promise<Gateway> {
+  const logger = opts.logger ?? createLogger({ level: config.log.level, format: config.log.format });
+  const now = opts.now ?? Date.now;
+
+  const crypto = createCryptoSuite();
+  const selfTest = (opts.selfTest ?? runSelfTest)(crypto);
+  if (!selfTest.ok) {
+    logger.error('crypto self-test failed', { failures: selfTest.failures });
+    throw new SelfTestError(selfTest.failures);
+  }
+  logger.debug('crypto self-test passed');
+  const sig = createSignatureOps();
+  const dataplane = opts.dataplane ?? selectDataplane(config.dataplane, logger);
+
+  const empty: Output = { send: [], effects: [], events: [] };
+  /** The engine promises never to throw; if it does anyway, log it and keep serving the other SAs. */
+  const guard = (what: string, fn: () => Output): Output => {
+    try {
+      return fn();
+    } catch (err) {
+      logger.error(`engine ${what} threw`, { error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+      return empty;
+    }
+  };
+
+  // The engine exists only after the sockets are bound, but sockets may deliver before that: hold those few.
+  let engine: EngineLike | undefined;
+  const early: Parameters<EngineLike['receive']>[0][] = [];
+  let stopping = false;
+  const bus = createEventBus((err, e) => logger.error('event listener failed', { event: e.type, error: err instanceof Error ? err.message : String(err) }));
+  bus.onAny((e) => logEngineEvent(logger, e));
+
+  const udp = await openUdp({
+    listen: config.listen,
+    logger,
+    onDatagram: (d) => {
+      if (stopping) return;
+      if (!engine) {
+        if (early.length < MAX_EARLY_DATAGRAMS) early.push(d);
+        return;
+      }
+      const e = engine;
+      route(guard('receive', () => e.receive(d, now())));
+    },
+    ...(opts.interfaceAddresses ? { interfaceAddresses: opts.interfaceAddresses } : {}),
+    ...(opts.sourceFor ? { sourceFor: opts.sourceFor } : {}),
+  }).catch(async (err: unknown) => {
+    await dataplane.close().catch(() => {});
+    throw err;
+  });
+  const ports = udp.bound();
+
+  const sourceFor = opts.sourceFor ?? kernelSourceFor;
+  const engineConfig = await pinInitiatorAddresses(resolvedListen(config, ports), ports, sourceFor, logger);
+  const factory = opts.engineFactory ?? createEngine;
+  try {
+    engine = factory({ config: engineConfig, crypto, sig, nowMs: now() });
+  } catch (err) {
+    await udp.close();
+    await dataplane.close().catch(() => {});
+    throw err;
+  }
+  const eng = engine;
+
+  const timer = createWakeTimer({ now, onWake: (t) => !stopping && route(guard('tick', () => eng.tick(t))) });
+  const effects = createEffectRunner({
+    dataplane,
+    logger,
+    validateChain: opts.validateChain ?? validateChain,
+    resume: (ref, result) => {
+      if (!stopping) route(guard('resume', () => eng.command({ type: 'resume', ref, result }, now())));
+    },
+  });
+
+  const statusFile = opts.statusFile;
+  const status = (running: boolean): void => {
+    if (statusFile) writeStatus(statusFile, { updatedAt: new Date(now()).toISOString(), pid: process.pid, running, sas: running ? eng.listSas() : [] }, logger);
+  };
+
+  function route(out: Output): void {
+    // Effects first: an SA should be on its way into the data plane before the response that enables it leaves.
+    if (out.effects.length > 0) effects.run(out.effects);
+    for (const d of out.send) udp.send(d);
+    let changed = false;
+    for (const e of out.events) {
+      bus.emit(e);
+      if (e.type !== 'log') changed = true;
+    }
+    if (changed) status(true);
+    timer.arm(out.wakeAtMs);
+  }
+
+  dataplane.onEvent((e) => logger.info(`data plane event: ${e.type}`, { ...e }));
+
+  const refreshMs = opts.addressRefreshMs ?? 15_000;
+  const refreshTimer =
+    refreshMs > 0 && config.listen.some((l) => isWildcard(l.address))
+      ? setInterval(() => void udp.refresh().catch((err: unknown) => logger.warn('address refresh failed', { error: String(err) })), refreshMs)
+      : undefined;
+
+  let resolveStopped!: () => void;
+  const stopped = new Promise<void>((r) => (resolveStopped = r));
+  const onSignal = (sig: NodeJS.Signals): void => {
+    logger.info(`received ${sig}, stopping`);
+    void gateway.stop();
+  };
+  if (opts.signals) {
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  }
+
+  let stopPromise: Promise<void> | undefined;
+  const gateway: Gateway = {
+    engine: eng,
+    ports,
+    events: bus,
+    dataplane,
+    stopped,
+    command(c) {
+      const out = guard(c.type, () => eng.command(c, now()));
+      if (!stopping) route(out);
+      return out;
+    },
+    stats: () => ({ udp: udp.stats(), effects: effects.stats(), ...(eng.stats ? { engine: eng.stats() } : {}) }),
+    stop() {
+      stopPromise ??= (async () => {
+        // Tell peers we are going (DELETE for every IKE SA) while the sockets are still open.
+        for (const sa of eng.listSas()) {
+          if (sa.state === 'deleting') continue;
+          route(guard('terminate', () => eng.command({ type: 'terminate', ikeId: sa.ikeId }, now())));
+        }
+        // Keep serving until the peers confirmed (the SA list empties) or the grace period ends.
+        const graceEnd = Date.now() + (opts.stopGraceMs ?? 1000);
+        while (eng.listSas().length > 0 && Date.now() < graceEnd) await new Promise((r) => setTimeout(r, 20));
+        stopping = true;
+        timer.stop();
+        if (refreshTimer) clearInterval(refreshTimer);
+        if (opts.signals) {
+          process.off('SIGTERM', onSignal);
+          process.off('SIGINT', onSignal);
+        }
+        effects.close();
+        await effects.idle();
+        await udp.close();
+        await dataplane.close().catch((err: unknown) => logger.warn('data plane close failed', { error: String(err) }));
+        status(false);
+        logger.info('gateway stopped', { event: 'stopped' });
+        resolveStopped();
+      })();
+      return stopPromise;
+    },
+  };
+
+  status(true);
+  for (const d of early.splice(0)) route(guard('receive', () => eng.receive(d, now())));
+
+  // start_action: start — bring those children up now, one IKE_SA each.
+  for (const c of config.connections) {
+    for (const child of c.children) {
+      if (child.startAction === 'start') gateway.command({ type: 'initiate', conn: c.name, child: child.name });
+    }
+  }
+  return gateway;
+}
