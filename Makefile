@@ -43,7 +43,7 @@ bench: setup
 typecheck: deps
 	node_modules/.bin/tsc -p . --noEmit
 
-run: deps
+run: deps native
 	$(BUN) scripts/dev-run.ts
 
 clean:
