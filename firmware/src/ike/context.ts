@@ -47,8 +47,22 @@ export interface EngineContext {
   /** The NAT-T port of the listen entry for a local address. */
   nattPort(localAddr: string): number;
 
-  /** The IKE SA authenticated: accounting, ike.up, INITIAL_CONTACT. */
+  /** Uniform random integer in [0, n) from the injected randomness (lifetime jitter, retry spread). */
+  randomInt(n: number): number;
+  /** A fresh IKE SPI of ours (8 octets, non-zero, unused). */
+  newIkeSpi(): Uint8Array;
+
+  /** The IKE SA authenticated: accounting, ike.up, INITIAL_CONTACT, lifetimes. */
   established(sa: IkeSa): void;
+  /**
+   * A new IKE SA from a rekey of `old` (RFC 7296 §2.18): same peer, connection and identities, registered and
+   * able to exchange messages, but announced (ike.up) only when it takes over (`adoptInto`).
+   */
+  createRekeyedSa(old: IkeSa, weInitiate: boolean, spiI: Uint8Array, spiR: Uint8Array): IkeSa;
+  /** `newSa` takes over from `old`: CHILD_SAs, leases, virtual IPs, queued CHILD_SA operations; ike.up for it. */
+  adoptInto(old: IkeSa, newSa: IkeSa): void;
+  /** The peer stopped answering (retransmits, DPD timeout): remove the SA, then the connection's DPD action. */
+  peerUnreachable(sa: IkeSa, reason: string): void;
   /** Remove the SA and everything under it; `notify` is reported in ike.failed. */
   destroySa(sa: IkeSa, reason: string, opts?: { notify?: number }): void;
   /** Other live IKE SAs (for INITIAL_CONTACT decisions). */

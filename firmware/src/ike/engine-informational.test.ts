@@ -78,12 +78,12 @@ describe('liveness', () => {
   });
 
   test('a dead peer: the liveness check is retransmitted, then the SA and its CHILD_SAs are removed', async () => {
-    const pair = pskPair({ client: { dpdDelaySec: 10 } });
+    const pair = pskPair({ client: { dpdDelaySec: 10, dpdAction: 'clear' } });
     await pair.initiate('to-gw');
     pair.filter = () => false;
     await pair.advance(60_000);
     expect(pair.a.engine.listSas()).toEqual([]);
-    expect(pair.a.eventsOf('ike.down')[0]?.reason).toBe('no response to INFORMATIONAL from 192.0.2.1');
+    expect(pair.a.eventsOf('ike.down')[0]?.reason).toBe('DPD: no response to INFORMATIONAL from 192.0.2.1');
     expect(pair.a.eventsOf('child.down')).toHaveLength(1);
     expect(pair.a.dp.sas.size).toBe(0);
   });
@@ -161,10 +161,10 @@ describe('malformed and unexpected input', () => {
     expect(send(raw.request(ExchangeType.INFORMATIONAL, [])).send).toHaveLength(1);
   });
 
-  test('CREATE_CHILD_SA is refused with NO_ADDITIONAL_SAS and the IKE SA stays', async () => {
+  test('a CREATE_CHILD_SA without an SA payload is refused with NO_PROPOSAL_CHOSEN and the IKE SA stays', async () => {
     const { gw, raw, send } = await rawEstablished();
     const out = send(raw.request(ExchangeType.CREATE_CHILD_SA, [{ type: PayloadType.NONCE, data: new Uint8Array(32) }]));
-    expect(raw.open(out.send[0]!.data).payloads).toEqual([notify(Notify.NO_ADDITIONAL_SAS)]);
+    expect(raw.open(out.send[0]!.data).payloads).toEqual([notify(Notify.NO_PROPOSAL_CHOSEN)]);
     expect(gw.listSas()[0]?.state).toBe('established');
   });
 

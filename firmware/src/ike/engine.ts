@@ -5,6 +5,8 @@
  * gate (cookies §2.6, half-open limits, connection candidates by address) and create a responder SA; everything
  * else finds its SA by our SPI and is handed to that SA's task manager. Unknown SPIs are dropped and counted,
  * answered with INVALID_IKE_SPI (rate-limited) when they are requests (§2.21.4).
+ * Timers (tick): retransmits, half-open and connect timeouts, NAT keepalives, DPD, lifetimes (lifecycle.ts).
+ * When a peer stops answering, the connection's DPD action decides: clear, restart, or hold until traffic.
  */
 import { ExchangeType, HeaderFlag, Notify, NOTIFY_ERROR_MAX, PayloadType } from './constants.ts';
 import type { ConnectionConfig, GatewayConfig } from '../config/types.ts';
@@ -21,7 +23,10 @@ import { SaTable } from './sa-table.ts';
 import { CookieJar } from './cookie.ts';
 import { notifyReply, RateLimit } from './stateless.ts';
 import { createPools, type AddressPool } from './pool.ts';
-import { removeChild } from './child-install.ts';
+import { hardDeadline, hexSpi, removeChild, softDeadline } from './child-install.ts';
+import { lifecycleDue, runLifecycle } from './lifecycle.ts';
+import { resolveTs, tsToRange } from './ts.ts';
+import type { TsRange } from '../dataplane/types.ts';
 import { describeIdentity } from './identity.ts';
 import { addrInList, parseIp } from './ip.ts';
 import { hex, isZero, readU32, sameBytes } from './bytes.ts';
@@ -33,6 +38,8 @@ export const HALF_OPEN_TIMEOUT_MS = 30_000;
 export const CONNECT_TIMEOUT_MS = 120_000;
 /** RFC 3948 §4: NAT keepalives every 20 s when we are behind a NAT. */
 export const NAT_KEEPALIVE_MS = 20_000;
+/** A replaced IKE SA its peer should delete (or a rekey collision's spare SA) is removed by us after this long. */
+export const REKEYED_IKE_TIMEOUT_MS = 60_000;
 const INVALID_SPI_REPLIES_PER_SEC = 10;
 
 const LEVELS: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
@@ -44,6 +51,11 @@ export interface EngineOptions {
   nowMs: number;
   /** Source of local handles for IKE/CHILD SAs (pseudonymous, never SPIs); default: random hex. */
   idSource?: () => string;
+  /**
+   * When ESP last arrived on an inbound SPI (ms, the engine's clock), if the data plane knows: DPD only probes a
+   * peer silent on IKE and ESP for dpdDelaySec. Absent: IKE traffic alone counts.
+   */
+  espLastInboundMs?: (spiIn: number) => number | null | undefined;
 }
 
 export interface EngineStats {
@@ -84,6 +96,9 @@ class IkeEngine implements Engine, EngineContext {
   private readonly inboundSpis = new Set<number>();
   private readonly signers = new WeakMap<ConnectionConfig, Signer | string>();
   private readonly idSource: () => string;
+  private readonly espLastInboundMs: EngineOptions['espLastInboundMs'];
+  /** Connections cleared by DPD action `hold`, with the children to bring back on matching traffic. */
+  private readonly held: { conn: ConnectionConfig; children: string[] }[] = [];
   private readonly minLevel: number;
   private refCounter = 0;
   private received = 0;
@@ -100,6 +115,7 @@ class IkeEngine implements Engine, EngineContext {
     this.cookies = new CookieJar(opts.crypto, opts.nowMs);
     this.invalidSpiLimit = new RateLimit(INVALID_SPI_REPLIES_PER_SEC, opts.nowMs);
     this.idSource = opts.idSource ?? (() => hex(this.crypto.randomBytes(4)));
+    this.espLastInboundMs = opts.espLastInboundMs;
     this.minLevel = LEVELS[opts.config.log?.level ?? 'info'] ?? 1;
     const { pools, errors } = createPools(opts.config.pools);
     this.pools = pools;
@@ -121,7 +137,8 @@ class IkeEngine implements Engine, EngineContext {
   }
 
   listSas(): IkeSaInfo[] {
-    return this.table.all().filter((sa) => !sa.destroyed).map(toIkeSaInfo);
+    // A rekey collision's spare IKE SA is not listed: it never took over and is about to go.
+    return this.table.all().filter((sa) => !sa.destroyed && !(sa.fromRekey && !sa.upAnnounced)).map(toIkeSaInfo);
   }
 
   stats(): EngineStats {
@@ -269,11 +286,13 @@ class IkeEngine implements Engine, EngineContext {
 
   private onTick(): void {
     const now = this.nowMs;
-    for (const sa of this.table.values()) {
+    for (const sa of [...this.table.values()]) {
       if (sa.destroyed) continue;
       sa.tm.tick(now);
       if (sa.destroyed) continue;
-      if (!sa.established && sa.state !== 'deleting') {
+      runLifecycle(this, sa, now, (s) => this.reauth(s));
+      if (sa.destroyed) continue;
+      if (!sa.authenticated) {
         if (!sa.initiator && now - sa.createdMs >= HALF_OPEN_TIMEOUT_MS) {
           this.destroySa(sa, 'half-open timeout');
           this.drop('half-open-timeout');
@@ -290,7 +309,8 @@ class IkeEngine implements Engine, EngineContext {
       }
       if (this.dpdDue(sa) <= now) {
         this.log('debug', `no traffic from ${sa.remote.addr} for ${sa.conn.dpdDelaySec} s, checking liveness`, sa);
-        sa.tm.initiate({ op: 'liveness' });
+        const timeoutSec = sa.conn.dpdTimeoutSec ?? 0;
+        sa.tm.initiate({ op: 'liveness', ...(timeoutSec > 0 ? { timeoutMs: timeoutSec * 1000 } : {}) });
       }
     }
   }
@@ -300,7 +320,22 @@ class IkeEngine implements Engine, EngineContext {
   }
 
   private dpdDue(sa: IkeSa): number {
-    return sa.established && sa.conn.dpdDelaySec > 0 && sa.tm.idle ? sa.lastInboundMs + sa.conn.dpdDelaySec * 1000 : Infinity;
+    if (!sa.established || sa.conn.dpdDelaySec <= 0 || !sa.tm.idle || (sa.fromRekey && !sa.upAnnounced)) return Infinity;
+    return this.lastActivity(sa) + sa.conn.dpdDelaySec * 1000;
+  }
+
+  /** The last sign of life from the peer: an authenticated IKE message, or ESP on one of its SAs (hook). */
+  private lastActivity(sa: IkeSa): number {
+    let last = sa.lastInboundMs;
+    const hook = this.espLastInboundMs;
+    if (hook) {
+      for (const c of sa.children) {
+        if (!c.inInstalled) continue;
+        const t = hook(c.spiIn);
+        if (typeof t === 'number' && t > last) last = t;
+      }
+    }
+    return last;
   }
 
   private nextWake(): number | undefined {
@@ -308,7 +343,8 @@ class IkeEngine implements Engine, EngineContext {
     for (const sa of this.table.values()) {
       if (sa.destroyed) continue;
       next = Math.min(next, sa.tm.nextDeadline() ?? Infinity);
-      if (!sa.established && sa.state !== 'deleting') {
+      next = Math.min(next, lifecycleDue(sa));
+      if (!sa.authenticated) {
         // An initiator's retransmissions bound its setup time; the connect timeout only covers a paused exchange.
         if (!sa.initiator) next = Math.min(next, sa.createdMs + HALF_OPEN_TIMEOUT_MS);
         else if (sa.tm.nextDeadline() === undefined) next = Math.min(next, sa.createdMs + CONNECT_TIMEOUT_MS);
@@ -344,7 +380,87 @@ class IkeEngine implements Engine, EngineContext {
         if (!sa || sa.destroyed || !sa.tm.resume(c.ref, c.result)) this.drop('unknown-resume-ref');
         return;
       }
+      case 'rekey': {
+        const sa = this.liveSa(c.ikeId, 'rekey');
+        if (!sa) return;
+        if (c.childId === undefined) {
+          if (sa.rekeyQueued) return this.log('info', `rekey: IKE_SA ${sa.id} is being rekeyed already`, sa);
+          sa.rekeyQueued = true;
+          sa.tm.initiate({ op: 'rekey-ike' });
+          return;
+        }
+        const child = sa.children.find((x) => x.id === c.childId && x.announced);
+        if (!child || child.state !== 'installed' || child.rekeyQueued) {
+          this.log('info', `rekey: no CHILD_SA ${c.childId} ready for a rekey on IKE_SA ${sa.id}`, sa);
+          return;
+        }
+        child.rekeyQueued = true;
+        sa.tm.initiate({ op: 'rekey-child', childId: child.id });
+        return;
+      }
+      case 'reauth': {
+        const sa = this.liveSa(c.ikeId, 'reauth');
+        if (!sa) return;
+        if (!sa.canInitiate) return this.log('warn', `reauth: connection ${sa.conn.name} has no remote address to initiate to`, sa);
+        this.reauth(sa);
+        return;
+      }
+      case 'create-child': {
+        const sa = this.liveSa(c.ikeId, 'create-child');
+        if (sa) sa.tm.initiate({ op: 'create-child', child: c.child });
+        return;
+      }
+      case 'dp.expire':
+        this.onExpire(c.spi, c.direction, c.kind);
+        return;
+      case 'dp.acquire':
+        this.onAcquire(c.localTs, c.remoteTs);
+        return;
     }
+  }
+
+  /** An established IKE SA by id, or a log line saying why the command does nothing. */
+  private liveSa(ikeId: string, what: string): IkeSa | null {
+    const sa = this.table.get(ikeId);
+    if (sa && sa.established) return sa;
+    this.log('info', `${what}: no established IKE_SA ${ikeId}`);
+    return null;
+  }
+
+  /** The data plane's lifetime ran out (RFC 4301 §4.4.2.1 soft/hard): soft → rekey, hard → delete (and tell the peer). */
+  private onExpire(spi: number, direction: 'in' | 'out', kind: 'soft' | 'hard'): void {
+    for (const sa of this.table.values()) {
+      if (sa.destroyed || !sa.authenticated) continue;
+      const child = sa.children.find((c) => (direction === 'in' ? c.spiIn === spi && c.inInstalled : c.spiOut === spi && c.outInstalled));
+      if (!child) continue;
+      if (kind === 'soft') {
+        if (child.state !== 'installed' || child.rekeyQueued || !sa.established) return;
+        this.log('info', `CHILD_SA ${child.config.name}: soft lifetime reached in the data plane (${direction} ${hexSpi(spi)}), rekeying`, sa);
+        child.rekeyQueued = true;
+        child.rekeyAtMs = Infinity;
+        sa.tm.initiate({ op: 'rekey-child', childId: child.id });
+        return;
+      }
+      if (child.state === 'deleting') return;
+      this.log('info', `CHILD_SA ${child.config.name}: hard lifetime reached in the data plane (${direction} ${hexSpi(spi)}), deleting`, sa);
+      child.expireAtMs = Infinity;
+      sa.tm.initiate({ op: 'delete-child', childId: child.id, reason: child.state === 'rekeyed' ? 'rekeyed' : 'hard lifetime expired' });
+      return;
+    }
+    this.drop('expire-unknown-spi');
+  }
+
+  /** Traffic for a held connection (DPD action hold): bring it back. */
+  private onAcquire(localTs: TsRange, remoteTs: TsRange): void {
+    const i = this.held.findIndex((h) => h.conn.children.some((ch) => h.children.includes(ch.name) && childCovers(h.conn, ch.localTs, ch.remoteTs, localTs, remoteTs)));
+    if (i < 0) {
+      this.drop('acquire-unmatched');
+      return;
+    }
+    const [h] = this.held.splice(i, 1);
+    if (!h) return;
+    this.log('info', `traffic for held connection ${h.conn.name}: re-initiating`);
+    this.startSa(h.conn, h.children);
   }
 
   private initiate(connName: string, child: string | undefined): void {
@@ -356,14 +472,57 @@ class IkeEngine implements Engine, EngineContext {
       this.event({ type: 'ike.failed', ikeId: '', conn: connName, remote: { addr: remoteAddr ?? '', port: 0 }, reason: why });
       return;
     }
+    this.startSa(conn, child !== undefined ? [child] : [], null, remoteAddr);
+  }
+
+  /**
+   * A new IKE SA of ours: IKE_SA_INIT, IKE_AUTH with the first child, then CREATE_CHILD_SA for the others (a
+   * restart or reauthentication brings back every CHILD_SA the old SA had); with `reauthOf`, finally the DELETE
+   * of the SA it replaces (make-before-break, RFC 7296 §2.8.3).
+   */
+  private startSa(conn: ConnectionConfig, children: string[], reauthOf: IkeSa | null = null, remoteAddr = conn.remoteAddrs.find((a) => parseIp(a) !== null)): IkeSa | null {
+    if (!remoteAddr) return null;
     const local = this.localEndpointFor(conn, remoteAddr);
     const remote: Endpoint = { addr: remoteAddr, port: conn.remotePort || 500 };
     const sa = new IkeSa(this.newId(), true, this.newIkeSpi(), local, remote, conn, [conn], this.nowMs);
-    sa.requestedChild = child;
+    sa.requestedChild = children[0];
+    sa.pendingChildren = children.slice(1);
+    sa.reauthOf = reauthOf;
     sa.tm = new TaskManager(sa, this);
     this.table.add(sa);
-    this.log('info', `initiating IKE_SA ${conn.name} to ${remote.addr}:${remote.port}`, sa);
+    this.log('info', `${reauthOf ? 'reauthenticating' : 'initiating'} IKE_SA ${conn.name} to ${remote.addr}:${remote.port}`, sa);
     sa.tm.initiate({ op: 'connect' });
+    sa.tm.initiate({ op: 'step', name: 'after-connect', run: () => this.afterConnect(sa) });
+    return sa;
+  }
+
+  /** IKE_AUTH is done: the remaining CHILD_SAs, then (reauthentication) the old SA goes. */
+  private afterConnect(sa: IkeSa): void {
+    if (!sa.established) return;
+    for (const child of sa.pendingChildren) sa.tm.initiate({ op: 'create-child', child });
+    sa.pendingChildren = [];
+    const old = sa.reauthOf;
+    if (!old) return;
+    sa.tm.initiate({
+      op: 'step',
+      name: 'reauth-complete',
+      run: () => {
+        sa.reauthOf = null;
+        if (old.destroyed || old.state === 'deleting') return;
+        this.log('info', `reauthentication of IKE_SA ${old.id} complete: deleting it`, sa);
+        old.tm.initiate({ op: 'delete-ike', reason: 'reauthenticated' });
+      },
+    });
+  }
+
+  /** Make-before-break reauthentication of one of our SAs: a new SA with the same children; the old one goes after. */
+  private reauth(old: IkeSa): void {
+    if (old.rekeyQueued) return;
+    old.rekeyQueued = true;
+    const children = [...new Set(old.children.filter((c) => c.announced && c.state !== 'deleting').map((c) => c.config.name))];
+    this.log('info', `reauthenticating IKE_SA ${old.conn.name} with ${old.remote.addr}`, old);
+    const fresh = this.startSa(old.conn, children, old);
+    if (!fresh) old.rekeyQueued = false;
   }
 
   private localEndpointFor(conn: ConnectionConfig, remoteAddr: string): Endpoint {
@@ -459,6 +618,28 @@ class IkeEngine implements Engine, EngineContext {
     sa.state = 'established';
     sa.establishedMs = this.nowMs;
     this.table.leaveHalfOpen(sa);
+    this.startLifetimes(sa);
+    this.announceUp(sa);
+    const remoteId = sa.remoteId ? describeIdentity(sa.remoteId) : '';
+    this.log('info', `IKE_SA ${sa.conn.name} established with ${remoteId} at ${sa.remote.addr}:${sa.remote.port} (${sa.proposalText})`, sa);
+    if (!sa.initiator && sa.peerInitialContact) {
+      // §2.4: the peer holds no other SA with us; ours are stale. No DELETE: the peer would not know them.
+      for (const other of this.table.all()) {
+        if (other === sa || other.destroyed || other.conn.name !== sa.conn.name) continue;
+        if (!other.remoteId || !sa.remoteId || describeIdentity(other.remoteId) !== remoteId) continue;
+        this.log('info', `INITIAL_CONTACT from ${remoteId}: removing older IKE_SA ${other.id}`, sa);
+        this.destroySa(other, 'replaced (INITIAL_CONTACT)');
+      }
+    }
+  }
+
+  private startLifetimes(sa: IkeSa): void {
+    sa.rekeyAtMs = softDeadline(this, sa.conn.ikeRekeySec);
+    sa.expireAtMs = hardDeadline(this, sa.conn.ikeLifetimeSec);
+  }
+
+  private announceUp(sa: IkeSa): void {
+    sa.upAnnounced = true;
     const remoteId = sa.remoteId ? describeIdentity(sa.remoteId) : '';
     this.event({
       type: 'ike.up',
@@ -473,26 +654,100 @@ class IkeEngine implements Engine, EngineContext {
       natRemote: sa.natRemote,
       initiator: sa.initiator,
     });
-    this.log('info', `IKE_SA ${sa.conn.name} established with ${remoteId} at ${sa.remote.addr}:${sa.remote.port} (${sa.proposalText})`, sa);
-    if (!sa.initiator && sa.peerInitialContact) {
-      // §2.4: the peer holds no other SA with us; ours are stale. No DELETE: the peer would not know them.
-      for (const other of this.table.all()) {
-        if (other === sa || other.destroyed || other.conn.name !== sa.conn.name) continue;
-        if (!other.remoteId || !sa.remoteId || describeIdentity(other.remoteId) !== remoteId) continue;
-        this.log('info', `INITIAL_CONTACT from ${remoteId}: removing older IKE_SA ${other.id}`, sa);
-        this.destroySa(other, 'replaced (INITIAL_CONTACT)');
-      }
+  }
+
+  createRekeyedSa(old: IkeSa, weInitiate: boolean, spiI: Uint8Array, spiR: Uint8Array): IkeSa {
+    const sa = new IkeSa(this.newId(), weInitiate, spiI.slice(), { ...old.local }, { ...old.remote }, old.conn, old.candidates, this.nowMs);
+    sa.spiR = spiR.slice();
+    sa.fromRekey = true;
+    sa.connFinal = true;
+    sa.natLocal = old.natLocal;
+    sa.natRemote = old.natRemote;
+    sa.natDetectionSeen = old.natDetectionSeen;
+    sa.peerFragmentation = old.peerFragmentation;
+    sa.peerSigHashes = old.peerSigHashes;
+    sa.localId = old.localId;
+    sa.remoteId = old.remoteId;
+    sa.state = 'established';
+    sa.establishedMs = this.nowMs;
+    // Until it takes over (adoptInto) it is a collision's candidate; unused, it goes after this long.
+    sa.rekeyedDeadlineMs = this.nowMs + REKEYED_IKE_TIMEOUT_MS;
+    sa.tm = new TaskManager(sa, this);
+    this.table.add(sa);
+    return sa;
+  }
+
+  adoptInto(old: IkeSa, sa: IkeSa): void {
+    if (old.successor === sa || sa.destroyed) return;
+    sa.children.push(...old.children);
+    old.children = [];
+    sa.leases.push(...old.leases);
+    old.leases = [];
+    sa.peerVips = old.peerVips;
+    sa.localVips = old.localVips;
+    sa.requestedChild = old.requestedChild;
+    sa.rekeyedDeadlineMs = Infinity;
+    this.startLifetimes(sa);
+    old.state = 'rekeyed';
+    old.successor = sa;
+    old.passiveRekey = null;
+    old.rekeyedDeadlineMs = this.nowMs + REKEYED_IKE_TIMEOUT_MS;
+    // Our CHILD_SA operations still waiting on the old SA continue on the new one.
+    for (const o of old.tm.takeQueued((x) => x.op === 'create-child' || x.op === 'rekey-child' || x.op === 'delete-child')) sa.tm.initiate(o);
+    this.announceUp(sa);
+    this.log('info', `IKE_SA ${sa.conn.name} rekeyed: SPIs ${hex(old.spiI)}_i ${hex(old.spiR)}_r → ${hex(sa.spiI)}_i ${hex(sa.spiR)}_r (${sa.proposalText})`, sa, {
+      oldIkeId: old.id,
+      spiI: hex(sa.spiI),
+      spiR: hex(sa.spiR),
+    });
+  }
+
+  peerUnreachable(sa: IkeSa, reason: string): void {
+    if (sa.destroyed) return;
+    if (!sa.established) {
+      this.destroySa(sa, reason);
+      return;
     }
+    const action = sa.conn.dpdAction ?? (sa.canInitiate ? 'restart' : 'clear');
+    const children = [...new Set(sa.children.filter((c) => c.announced).map((c) => c.config.name))];
+    this.destroySa(sa, reason);
+    if (action === 'clear' || children.length === 0 || !sa.canInitiate) return;
+    if (action === 'restart') {
+      this.log('info', `restarting connection ${sa.conn.name} (DPD action restart)`);
+      this.startSa(sa.conn, children);
+      return;
+    }
+    this.held.push({ conn: sa.conn, children });
+    this.log('info', `holding connection ${sa.conn.name} (DPD action hold): re-initiated on matching traffic`);
+  }
+
+  randomInt(n: number): number {
+    if (n <= 1) return 0;
+    return readU32(this.crypto.randomBytes(4), 0) % n;
   }
 
   destroySa(sa: IkeSa, reason: string, opts: { notify?: number } = {}): void {
     if (sa.destroyed) return;
-    const wasUp = sa.established || sa.state === 'deleting';
+    const wasUp = sa.upAnnounced;
+    const spare = sa.fromRekey && !sa.upAnnounced;
     for (const child of [...sa.children]) removeChild(this, sa, child, reason);
     for (const lease of sa.leases) this.pools.get(lease.pool)?.release(lease.owner);
     sa.leases = [];
     sa.state = 'destroyed';
     this.table.remove(sa);
+    const pending = sa.passiveRekey?.newSa;
+    sa.passiveRekey = null;
+    if (pending && !pending.upAnnounced) this.destroySa(pending, reason);
+    const replaced = sa.reauthOf;
+    if (replaced && !replaced.destroyed) {
+      // The reauthentication failed: the old SA stays; a scheduled one (ikeReauth) tries again later.
+      replaced.rekeyQueued = false;
+      if (replaced.conn.ikeReauth && !Number.isFinite(replaced.rekeyAtMs)) replaced.rekeyAtMs = this.nowMs + 30_000 + this.randomInt(30_000);
+    }
+    if (spare) {
+      this.log('debug', `spare IKE_SA ${sa.id} of a rekey removed: ${reason}`, sa);
+      return;
+    }
     if (wasUp) {
       this.event({ type: 'ike.down', ikeId: sa.id, conn: sa.conn.name, reason });
       this.log('info', `IKE_SA ${sa.conn.name} with ${sa.remote.addr} down: ${reason}`, sa);
@@ -524,7 +779,7 @@ class IkeEngine implements Engine, EngineContext {
     }
   }
 
-  private newIkeSpi(): Uint8Array {
+  newIkeSpi(): Uint8Array {
     for (;;) {
       const spi = this.crypto.randomBytes(8);
       if (!isZero(spi) && !this.table.hasSpi(hex(spi))) return spi;
@@ -532,3 +787,23 @@ class IkeEngine implements Engine, EngineContext {
   }
 }
 
+
+/** Whether a child config's selectors (dynamic = the connection's addresses) cover an acquired packet's selectors. */
+function childCovers(conn: ConnectionConfig, localSpecs: string[], remoteSpecs: string[], localTs: TsRange, remoteTs: TsRange): boolean {
+  const addrs = (list: string[]) => list.map(parseIp).filter((x): x is Uint8Array => x !== null);
+  const within = (specs: string[], dynamic: Uint8Array[], t: TsRange) =>
+    resolveTs(specs, dynamic)
+      .map(tsToRange)
+      .some((r) => ipLe(r.startAddr, t.startAddr) && ipLe(t.endAddr, r.endAddr) && (r.ipProtocol === 0 || r.ipProtocol === t.ipProtocol));
+  // Our own `dynamic` side is an address we learn only when connected (outer or virtual IP): any source fits.
+  const localOk = localSpecs.some((s) => s.trim().startsWith('dynamic')) || within(localSpecs, addrs(conn.localAddrs), localTs);
+  return localOk && within(remoteSpecs, addrs(conn.remoteAddrs), remoteTs);
+}
+
+function ipLe(a: string, b: string): boolean {
+  const x = parseIp(a);
+  const y = parseIp(b);
+  if (!x || !y || x.length !== y.length) return false;
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return x[i]! < y[i]!;
+  return true;
+}

@@ -1,6 +1,6 @@
-// Turning IKE_SA_INIT results into the SA's keys and SK transforms (RFC 7296 §2.14).
+// Turning IKE_SA_INIT (§2.14) and IKE rekey (§2.18) results into the SA's keys and SK transforms (RFC 7296).
 import { TransformType, IntegId } from './constants.ts';
-import { deriveIkeSaKeys } from '../crypto/ikev2-keys.ts';
+import { deriveIkeSaKeys, deriveRekeyedIkeSaKeys, type IkeSaKeys } from '../crypto/ikev2-keys.ts';
 import type { EngineContext } from './context.ts';
 import type { IkeSa } from './ike-sa.ts';
 import { transformOf } from './conn-proposals.ts';
@@ -24,11 +24,43 @@ export function installIkeKeys(ctx: EngineContext, sa: IkeSa, sharedSecret: Uint
     spiI: sa.spiI,
     spiR: sa.spiR,
   });
+  setKeys(ctx, sa, keys, prf.id, encr, integId);
+  return true;
+}
+
+/**
+ * §2.18: SKEYSEED = prf(SK_d (old), g^ir (new) | Ni | Nr) with the old SA's PRF; SK_* with the new SA's
+ * proposal, nonces and SPIs. `sa` is the new SA (proposal, nonces, SPIs set), `old` the one being rekeyed.
+ */
+export function installRekeyedIkeKeys(ctx: EngineContext, sa: IkeSa, old: IkeSa, sharedSecret: Uint8Array): boolean {
+  const p = sa.proposal;
+  if (!p || !old.keys) return false;
+  const encr = transformOf(p, TransformType.ENCR);
+  const prf = transformOf(p, TransformType.PRF);
+  const integId = transformOf(p, TransformType.INTEG)?.id ?? IntegId.NONE;
+  if (!encr || !prf) return false;
+  const keys = deriveRekeyedIkeSaKeys(ctx.crypto, {
+    oldPrfId: old.prfId,
+    oldSkD: old.keys.skD,
+    prfId: prf.id,
+    encrId: encr.id,
+    encrKeyBits: encr.keyLength,
+    integId,
+    nonceI: sa.nonceI,
+    nonceR: sa.nonceR,
+    sharedSecret,
+    spiI: sa.spiI,
+    spiR: sa.spiR,
+  });
+  setKeys(ctx, sa, keys, prf.id, encr, integId);
+  return true;
+}
+
+function setKeys(ctx: EngineContext, sa: IkeSa, keys: IkeSaKeys, prfId: number, encr: { id: number; keyLength?: number }, integId: number): void {
   sa.keys = keys;
-  sa.prfId = prf.id;
+  sa.prfId = prfId;
   const skI = ctx.crypto.sk(encr.id, encr.keyLength, integId, keys.skEi, keys.skAi);
   const skR = ctx.crypto.sk(encr.id, encr.keyLength, integId, keys.skEr, keys.skAr);
   sa.skOut = sa.initiator ? skI : skR;
   sa.skIn = sa.initiator ? skR : skI;
-  return true;
 }

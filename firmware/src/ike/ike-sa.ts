@@ -1,4 +1,4 @@
-// Per-IKE-SA state (RFC 7296 §1, §2): role, SPIs, nonces, keys, endpoints, NAT flags, peer features, children.
+// Per-IKE-SA state (RFC 7296 §1, §2): role, SPIs, nonces, keys, endpoints, NAT flags, peer features, children, lifecycle (§2.8, §2.18).
 import type { ConnectionConfig } from '../config/types.ts';
 import type { KeyExchange, SkTransform } from '../crypto/types.ts';
 import type { Endpoint } from '../dataplane/types.ts';
@@ -12,7 +12,15 @@ export type IkeSaState =
   | 'connecting' // IKE_SA_INIT / IKE_AUTH in progress
   | 'established'
   | 'deleting' // our DELETE is outstanding
+  | 'rekeyed' // replaced by a rekeyed IKE SA (§2.18); waits for its DELETE
   | 'destroyed';
+
+/** The peer's IKE rekey we answered while ours was on the wire (§2.8.2): decided when our response arrives. */
+export interface PassiveRekey {
+  newSa: IkeSa;
+  nonceI: Uint8Array;
+  nonceR: Uint8Array;
+}
 
 export interface IkeSaKeys {
   skD: Uint8Array;
@@ -75,6 +83,27 @@ export class IkeSa {
   children: ChildSa[] = [];
   /** Child config to bring up in IKE_AUTH (initiator). */
   requestedChild: string | undefined;
+  /** Initiator: further child configs to bring up with CREATE_CHILD_SA once IKE_AUTH is done (restart, reauth). */
+  pendingChildren: string[] = [];
+  /** Make-before-break reauthentication (RFC 7296 §2.8.3): the SA this one replaces, deleted once this one is up. */
+  reauthOf: IkeSa | null = null;
+
+  /** Created by an IKE rekey (§2.18): not half-open, announced (ike.up) only once it takes over. */
+  fromRekey = false;
+  /** ike.up was emitted for it. */
+  upAnnounced = false;
+  /** The IKE SA that took over from this one in a rekey (§2.18); children and leases moved there. */
+  successor: IkeSa | null = null;
+  passiveRekey: PassiveRekey | null = null;
+  /** An IKE rekey (or reauthentication) is queued or on the wire: do not start another. */
+  rekeyQueued = false;
+  /** Soft lifetime with jitter (rekey or reauthenticate), hard lifetime (delete); Infinity = never. */
+  rekeyAtMs = Infinity;
+  expireAtMs = Infinity;
+  /** Replaced ('rekeyed') or never taken over (a collision's spare): delete it ourselves if the peer has not by then. */
+  rekeyedDeadlineMs = Infinity;
+  /** Consecutive TEMPORARY_FAILURE answers (§2.25): after several minutes of them the SA is out of sync. */
+  tempFailureSinceMs: number | null = null;
 
   createdMs: number;
   establishedMs: number | null = null;
@@ -119,6 +148,16 @@ export class IkeSa {
 
   get established(): boolean {
     return this.state === 'established';
+  }
+
+  /** Authenticated and not gone: established, being deleted, or replaced by a rekey. */
+  get authenticated(): boolean {
+    return this.state === 'established' || this.state === 'deleting' || this.state === 'rekeyed';
+  }
+
+  /** We can reach the peer on our own (the connection names a remote address): restart, reauthenticate. */
+  get canInitiate(): boolean {
+    return this.conn.remoteAddrs.length > 0;
   }
 
   /** A getter, so checks after calls that may destroy the SA are not narrowed away by the compiler. */

@@ -1,5 +1,5 @@
 // What goes in and out of the sans-IO engine (ARCHITECTURE.md §1): datagrams, effects, events. Plain data.
-import type { Endpoint, PolicyParams, SaParams } from '../dataplane/types.ts';
+import type { Endpoint, PolicyParams, SaParams, TsRange } from '../dataplane/types.ts';
 
 /** A UDP datagram as the IKE socket sees it: on port 4500 `data` excludes the non-ESP marker. */
 export interface Datagram {
@@ -54,7 +54,17 @@ export type Command =
   /** Delete the IKE SA (DELETE IKE), or only one of its CHILD_SAs when childId is given (DELETE ESP). */
   | { type: 'terminate'; ikeId: string; childId?: string }
   /** The answer to an effect that carried `ref` (pki.validateChain today; RADIUS/EAP later). */
-  | { type: 'resume'; ref: string; result: ValidateChainResult };
+  | { type: 'resume'; ref: string; result: ValidateChainResult }
+  /** Rekey the IKE SA (CREATE_CHILD_SA, RFC 7296 §1.3.2), or only one of its CHILD_SAs when childId is given (§1.3.3). */
+  | { type: 'rekey'; ikeId: string; childId?: string }
+  /** Reauthenticate (RFC 7296 §2.8.3): a new IKE_SA_INIT/IKE_AUTH with the same CHILD_SAs, then DELETE of the old SA. */
+  | { type: 'reauth'; ikeId: string }
+  /** Add a CHILD_SA of a configured child to an established IKE SA (CREATE_CHILD_SA, §1.3.1). */
+  | { type: 'create-child'; ikeId: string; child: string }
+  /** The data plane's lifetime of an SA ran out (DataplaneEvent 'expire'): soft → rekey, hard → delete. */
+  | { type: 'dp.expire'; spi: number; direction: 'in' | 'out'; kind: 'soft' | 'hard' }
+  /** Traffic hit a policy without SA (DataplaneEvent 'acquire'): re-initiates a connection held by dpdAction 'hold'. */
+  | { type: 'dp.acquire'; localTs: TsRange; remoteTs: TsRange };
 
 /** One CHILD_SA as listed by the engine (no key material). */
 export interface ChildSaInfo {
@@ -67,6 +77,11 @@ export interface ChildSaInfo {
   remoteTs: string[];
   encap: boolean;
   createdMs: number;
+  /** installed, rekeying, rekeyed (replaced, waiting for its DELETE) or deleting. */
+  state?: 'installed' | 'rekeying' | 'rekeyed' | 'deleting';
+  /** Next rekey (soft lifetime, with jitter) and hard expiry, when scheduled. */
+  rekeyAtMs?: number;
+  expireAtMs?: number;
 }
 
 /** One IKE SA as listed by the engine (`listSas()`, the control API's list-sas). No key material. */
@@ -87,5 +102,8 @@ export interface IkeSaInfo {
   virtualIps: string[]; // assigned to the peer (responder) or to us (initiator)
   createdMs: number;
   establishedMs: number | null;
+  /** Next rekey or reauthentication (soft lifetime, with jitter) and hard expiry, when scheduled. */
+  rekeyAtMs?: number;
+  expireAtMs?: number;
   children: ChildSaInfo[];
 }

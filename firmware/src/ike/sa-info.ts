@@ -10,7 +10,7 @@ export function toIkeSaInfo(sa: IkeSa): IkeSaInfo {
   return {
     ikeId: sa.id,
     conn: sa.conn.name,
-    state: sa.state === 'destroyed' ? 'deleting' : sa.state,
+    state: sa.state === 'destroyed' || sa.state === 'rekeyed' ? 'deleting' : sa.state,
     initiator: sa.initiator,
     spiI: hex(sa.spiI),
     spiR: hex(sa.spiR),
@@ -21,10 +21,13 @@ export function toIkeSaInfo(sa: IkeSa): IkeSaInfo {
     proposal: sa.proposalText,
     natLocal: sa.natLocal,
     natRemote: sa.natRemote,
-    virtualIps: (sa.initiator ? sa.localVips : sa.peerVips).map(formatIp),
+    // The client's addresses: ours when we asked for them, else the ones we assigned (roles may swap in a rekey).
+    virtualIps: (sa.localVips.length > 0 ? sa.localVips : sa.peerVips).map(formatIp),
     createdMs: sa.createdMs,
     establishedMs: sa.establishedMs,
-    children: sa.children.map((c) => ({
+    ...finite('rekeyAtMs', sa.rekeyQueued ? Infinity : sa.rekeyAtMs),
+    ...finite('expireAtMs', sa.expireAtMs),
+    children: sa.children.filter((c) => c.announced).map((c) => ({
       childId: c.id,
       name: c.config.name,
       spiIn: c.spiIn,
@@ -34,6 +37,13 @@ export function toIkeSaInfo(sa: IkeSa): IkeSaInfo {
       remoteTs: c.remoteTs.map(tsToString),
       encap: c.encap,
       createdMs: c.createdMs,
+      state: c.state,
+      ...finite('rekeyAtMs', c.state === 'installed' && !c.rekeyQueued ? c.rekeyAtMs : Infinity),
+      ...finite('expireAtMs', c.expireAtMs),
     })),
   };
+}
+
+function finite<K extends string>(key: K, v: number): { [P in K]?: number } {
+  return (Number.isFinite(v) ? { [key]: v } : {}) as { [P in K]?: number };
 }

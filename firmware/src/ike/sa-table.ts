@@ -23,7 +23,7 @@ export class SaTable {
   add(sa: IkeSa): void {
     this.bySpi.set(sa.ourSpiHex, sa);
     this.byId.set(sa.id, sa);
-    if (!sa.initiator) {
+    if (!sa.initiator && !sa.fromRekey) {
       const key = initKey(sa.spiI, sa.remote);
       this.byInit.set(key, sa);
       this.initKeyOf.set(sa, key);

@@ -1,19 +1,23 @@
 // Message IDs, window, retransmission, response cache, fragmentation and the exchange → tasks table (RFC 7296 §2.1–§2.3, RFC 7383).
 /*
  * Flow and ownership. The task manager of one IKE SA alone owns its message IDs. Window size is 1 each way:
- *  - our requests: one `active` request at a time (others wait in `queue`), retransmitted with exponential
- *    backoff until its response arrives; `retry` (IKE_SA_INIT after COOKIE / INVALID_KE_PAYLOAD) resends it with
- *    the same message ID;
+ *  - our requests: one `active` request at a time (others wait in `queue`, strongSwan's queue of pending
+ *    operations), retransmitted with exponential backoff until its response arrives or, for a liveness check with
+ *    a DPD timeout, until that deadline; `retry` (IKE_SA_INIT after COOKIE / INVALID_KE_PAYLOAD) resends it with
+ *    the same message ID. A queued entry may also be a local step (reauthentication's final delete of the old
+ *    SA) that runs when its turn comes, in order with the exchanges before it;
  *  - the peer's requests: `expectedRequestId`, and the last response cached so a retransmitted request is answered
  *    from the cache without processing it again.
  * A received message is processed by the tasks in table order (`process`), then a response is built by the same
  * tasks (`build`). A task may pause (`{pending: ref}`), e.g. for certificate validation: the job stays where it is,
  * retransmits of its request are ignored, and `resume(ref)` continues at that task.
  * Only authenticated messages (integrity check passed) reach the tasks, except IKE_SA_INIT which is unprotected.
+ * CREATE_CHILD_SA requests are told apart by content (strongSwan does the same): N(REKEY_SA) → child-rekey, an
+ * IKE proposal → ike-rekey, otherwise child-create.
  */
-import { ExchangeType, HeaderFlag, PayloadType } from './constants.ts';
+import { ExchangeType, HeaderFlag, Notify, PayloadType, ProtocolId } from './constants.ts';
 import { FragmentReassembler } from './codec/index.ts';
-import type { IkeMessage, Payload, SkfPayload } from './codec/types.ts';
+import type { IkeMessage, NotifyPayload, Payload, SaPayload, SkfPayload } from './codec/types.ts';
 import type { Endpoint } from '../dataplane/types.ts';
 import type { Datagram } from './io.ts';
 import type { EngineContext } from './context.ts';
@@ -30,18 +34,32 @@ import { ChildCreate } from './tasks/child-create.ts';
 import { IkeDelete } from './tasks/ike-delete.ts';
 import { ChildDelete } from './tasks/child-delete.ts';
 import { Informational } from './tasks/informational.ts';
-import { CreateChildDecline } from './tasks/create-child-decline.ts';
+import { ChildRekey } from './tasks/child-rekey.ts';
+import { IkeRekey } from './tasks/ike-rekey.ts';
 import { EMPTY } from './bytes.ts';
 
-/** What we can start as initiator of an exchange. */
+/** What we can start as initiator of an exchange (or, `step`, a local action queued in order with them). */
 export type Operation =
   | { op: 'connect' }
-  | { op: 'delete-ike' }
-  | { op: 'delete-child'; childId: string }
-  | { op: 'liveness' };
+  | { op: 'delete-ike'; reason?: string }
+  | { op: 'delete-child'; childId: string; reason?: string }
+  /** Empty INFORMATIONAL; `timeoutMs` caps the whole check (DPD timeout) before the retransmits run out. */
+  | { op: 'liveness'; timeoutMs?: number }
+  /** A further CHILD_SA of a configured child (§1.3.1); `group` after INVALID_KE_PAYLOAD. */
+  | { op: 'create-child'; child: string; group?: number }
+  | { op: 'rekey-child'; childId: string; group?: number }
+  | { op: 'rekey-ike'; group?: number }
+  | { op: 'step'; name: string; run: () => void };
+
+interface Exchange {
+  exchange: number;
+  tasks: Task[];
+  op: Operation;
+  timeoutMs?: number;
+}
 
 /** The table "exchange → ordered tasks" for the initiator. */
-function initiatorExchanges(sa: IkeSa, ctx: EngineContext, o: Operation): { exchange: number; tasks: Task[] }[] {
+function initiatorExchanges(sa: IkeSa, ctx: EngineContext, o: Operation): Omit<Exchange, 'op'>[] {
   switch (o.op) {
     case 'connect':
       return [
@@ -52,12 +70,29 @@ function initiatorExchanges(sa: IkeSa, ctx: EngineContext, o: Operation): { exch
         },
       ];
     case 'delete-ike':
-      return [{ exchange: ExchangeType.INFORMATIONAL, tasks: [new IkeDelete(sa, ctx)] }];
+      return [{ exchange: ExchangeType.INFORMATIONAL, tasks: [new IkeDelete(sa, ctx, o.reason)] }];
     case 'delete-child':
-      return [{ exchange: ExchangeType.INFORMATIONAL, tasks: [new ChildDelete(sa, ctx, o.childId)] }];
+      return [{ exchange: ExchangeType.INFORMATIONAL, tasks: [new ChildDelete(sa, ctx, o.childId, o.reason)] }];
     case 'liveness':
-      return [{ exchange: ExchangeType.INFORMATIONAL, tasks: [new Informational(sa, ctx)] }];
+      return [{ exchange: ExchangeType.INFORMATIONAL, tasks: [new Informational(sa, ctx)], ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}) }];
+    case 'create-child':
+      return [{ exchange: ExchangeType.CREATE_CHILD_SA, tasks: [new ChildCreate(sa, ctx, { initiator: true, exchange: ExchangeType.CREATE_CHILD_SA, child: o.child, group: o.group })] }];
+    case 'rekey-child':
+      return [{ exchange: ExchangeType.CREATE_CHILD_SA, tasks: [new ChildRekey(sa, ctx, { initiator: true, childId: o.childId, group: o.group })] }];
+    case 'rekey-ike':
+      return [{ exchange: ExchangeType.CREATE_CHILD_SA, tasks: [new IkeRekey(sa, ctx, { initiator: true, group: o.group })] }];
+    case 'step':
+      return [{ exchange: 0, tasks: [] }];
   }
+}
+
+/** CREATE_CHILD_SA: which operation the peer asks for (RFC 7296 §1.3.1–§1.3.3). */
+function createChildSaTasks(sa: IkeSa, ctx: EngineContext, payloads: readonly Payload[]): Task[] {
+  const rekey = payloads.some((p) => p.type === PayloadType.NOTIFY && (p as NotifyPayload).notifyType === Notify.REKEY_SA);
+  if (rekey) return [new ChildRekey(sa, ctx, { initiator: false })];
+  const saP = payloads.find((p) => p.type === PayloadType.SA) as SaPayload | undefined;
+  if (saP && saP.proposals.length > 0 && saP.proposals.every((p) => p.protocolId === ProtocolId.IKE)) return [new IkeRekey(sa, ctx, { initiator: false })];
+  return [new ChildCreate(sa, ctx, { initiator: false, exchange: ExchangeType.CREATE_CHILD_SA })];
 }
 
 /** The table "exchange → ordered tasks" for the responder; null for exchanges we do not answer. */
@@ -70,7 +105,7 @@ function responderTasks(sa: IkeSa, ctx: EngineContext, exchange: number): Task[]
     case ExchangeType.INFORMATIONAL:
       return [new IkeDelete(sa, ctx), new ChildDelete(sa, ctx), new Informational(sa, ctx)];
     case ExchangeType.CREATE_CHILD_SA:
-      return [new CreateChildDecline(sa, ctx)];
+      return null; // decided by content: createChildSaTasks
     default:
       return null;
   }
@@ -78,7 +113,7 @@ function responderTasks(sa: IkeSa, ctx: EngineContext, exchange: number): Task[]
 
 /** Which exchanges may run in which SA state (§1.2: nothing but IKE_AUTH before authentication). */
 function allowedAsResponder(sa: IkeSa, exchange: number): boolean {
-  if (!sa.established && sa.state !== 'deleting') return exchange === ExchangeType.IKE_AUTH && !sa.initiator;
+  if (!sa.authenticated) return exchange === ExchangeType.IKE_AUTH && !sa.initiator;
   return exchange === ExchangeType.INFORMATIONAL || exchange === ExchangeType.CREATE_CHILD_SA;
 }
 
@@ -96,9 +131,13 @@ interface ActiveRequest {
   exchange: number;
   msgId: number;
   tasks: Task[];
+  op: Operation;
   packets: Uint8Array[];
   retransmits: number;
   nextAtMs: number;
+  sentAtMs: number;
+  /** Give up at this time even if retransmits remain (DPD timeout). */
+  giveUpAtMs: number;
   /** Set once the response arrived: no more retransmits, later copies are ignored. */
   job: Job | null;
 }
@@ -106,7 +145,7 @@ interface ActiveRequest {
 export class TaskManager {
   private nextRequestId = 0;
   private active: ActiveRequest | null = null;
-  private readonly queue: { exchange: number; tasks: Task[] }[] = [];
+  private readonly queue: Exchange[] = [];
   private expectedRequestId = 0;
   private lastResponse: { msgId: number; packets: Uint8Array[] } | null = null;
   private responding: (Job & { reply: Datagram }) | null = null;
@@ -118,9 +157,14 @@ export class TaskManager {
     private readonly ctx: EngineContext,
   ) {}
 
-  /** Queue the exchanges of an operation; they run one after the other. */
-  initiate(o: Operation): void {
-    for (const x of initiatorExchanges(this.sa, this.ctx, o)) this.queue.push(x);
+  /**
+   * Queue the exchanges of an operation; they run one after the other. `front`: before everything queued (the
+   * follow-up of the exchange that just finished, e.g. the DELETE of a rekeyed SA, §2.8).
+   */
+  initiate(o: Operation, opts: { front?: boolean } = {}): void {
+    const xs = initiatorExchanges(this.sa, this.ctx, o).map((x) => ({ ...x, op: o }));
+    if (opts.front) this.queue.unshift(...xs);
+    else this.queue.push(...xs);
     this.startNext();
   }
 
@@ -133,9 +177,27 @@ export class TaskManager {
     return this.active ? exchangeName(this.active.exchange) : null;
   }
 
-  /** Next retransmission time, if a request is waiting for its response. */
+  /** The tasks of our request on the wire (collision checks, §2.25); empty when none. */
+  get activeTasks(): readonly Task[] {
+    return this.active ? this.active.tasks : [];
+  }
+
+  /** Remove queued operations that match (they are handed to another SA or dropped). */
+  takeQueued(match: (o: Operation) => boolean): Operation[] {
+    const taken: Operation[] = [];
+    for (let i = 0; i < this.queue.length; ) {
+      const x = this.queue[i]!;
+      if (match(x.op)) {
+        if (!taken.includes(x.op)) taken.push(x.op);
+        this.queue.splice(i, 1);
+      } else i++;
+    }
+    return taken;
+  }
+
+  /** Next retransmission time (or give-up time), if a request is waiting for its response. */
   nextDeadline(): number | undefined {
-    return this.active && !this.active.job ? this.active.nextAtMs : undefined;
+    return this.active && !this.active.job ? Math.min(this.active.nextAtMs, this.active.giveUpAtMs) : undefined;
   }
 
   /** Responder: the IKE_SA_INIT request that created this SA (plain payloads, no integrity to check). */
@@ -158,12 +220,24 @@ export class TaskManager {
 
   tick(nowMs: number): void {
     const a = this.active;
-    if (!a || a.job || nowMs < a.nextAtMs) return;
+    if (!a || a.job) return;
     const { tries, timeoutMs, base } = this.ctx.config.retransmit;
+    const dpd = a.op.op === 'liveness';
+    if (nowMs >= a.giveUpAtMs) {
+      this.active = null;
+      this.queue.length = 0;
+      const secs = Math.round((nowMs - a.sentAtMs) / 1000);
+      this.ctx.log('warn', `${exchangeName(a.exchange)} request ${a.msgId} to ${this.sa.remote.addr} unanswered for ${secs} s (DPD timeout)`, this.sa);
+      this.ctx.peerUnreachable(this.sa, `DPD timeout: no response to ${exchangeName(a.exchange)} from ${this.sa.remote.addr}`);
+      return;
+    }
+    if (nowMs < a.nextAtMs) return;
     if (a.retransmits >= tries) {
       this.active = null;
+      this.queue.length = 0;
       this.ctx.log('warn', `${exchangeName(a.exchange)} request ${a.msgId} to ${this.sa.remote.addr} unanswered after ${tries} retransmits`, this.sa);
-      this.ctx.destroySa(this.sa, `no response to ${exchangeName(a.exchange)} from ${this.sa.remote.addr}`);
+      const why = `no response to ${exchangeName(a.exchange)} from ${this.sa.remote.addr}`;
+      this.ctx.peerUnreachable(this.sa, dpd ? `DPD: ${why}` : why);
       return;
     }
     a.retransmits++;
@@ -216,32 +290,47 @@ export class TaskManager {
   // ---- our requests ----
 
   private startNext(): void {
-    if (this.active || this.sa.destroyed) return;
-    const next = this.queue.shift();
-    if (next) this.sendRequest(next.exchange, next.tasks, this.nextRequestId);
+    while (!this.active && !this.sa.destroyed) {
+      const next = this.queue.shift();
+      if (!next) return;
+      if (next.op.op === 'step') {
+        next.op.run();
+        continue;
+      }
+      this.sendRequest(next, this.nextRequestId);
+    }
   }
 
-  private sendRequest(exchange: number, tasks: Task[], msgId: number): void {
+  /** Builds and sends one of our requests; false when every task had nothing to do (nothing sent). */
+  private sendRequest(x: Exchange, msgId: number): boolean {
+    const { exchange, tasks } = x;
     const out = new OutMessage(exchange, false);
+    let skipped = 0;
     for (const t of tasks) {
       const st = t.build(out);
       if (isFailure(st)) {
         this.ctx.destroySa(this.sa, st.fail, { notify: st.notify });
-        return;
+        return false;
       }
+      if (st === 'skip') skipped++;
     }
+    if (this.sa.destroyed || (tasks.length > 0 && skipped === tasks.length)) return false;
     const packets = encodeMessageFor(this.sa, this.ctx, exchange, msgId, false, out.payloads);
     if (exchange === ExchangeType.IKE_SA_INIT) this.sa.initRequest = packets[0] ?? EMPTY;
     this.active = {
       exchange,
       msgId,
       tasks,
+      op: x.op,
       packets,
       retransmits: 0,
       nextAtMs: this.ctx.nowMs + this.ctx.config.retransmit.timeoutMs,
+      sentAtMs: this.ctx.nowMs,
+      giveUpAtMs: x.timeoutMs !== undefined && x.timeoutMs > 0 ? this.ctx.nowMs + x.timeoutMs : Infinity,
       job: null,
     };
     this.sendPackets(packets, this.sa.local, this.sa.remote);
+    return true;
   }
 
   private onResponse(d: Datagram, msg: IkeMessage): void {
@@ -286,7 +375,7 @@ export class TaskManager {
     this.active = null;
     if (this.sa.destroyed) return;
     if (job.retry) {
-      this.sendRequest(a.exchange, a.tasks, a.msgId);
+      this.sendRequest({ exchange: a.exchange, tasks: a.tasks, op: a.op }, a.msgId);
       return;
     }
     this.nextRequestId = a.msgId + 1;
@@ -352,7 +441,7 @@ export class TaskManager {
   }
 
   private startJob(d: Datagram, exchange: number, msgId: number, msg: InMessage): void {
-    const tasks = responderTasks(this.sa, this.ctx, exchange);
+    const tasks = exchange === ExchangeType.CREATE_CHILD_SA ? createChildSaTasks(this.sa, this.ctx, msg.payloads) : responderTasks(this.sa, this.ctx, exchange);
     if (!tasks) {
       this.ctx.drop('unexpected-exchange');
       return;
@@ -450,13 +539,15 @@ function peerMoved(ctx: EngineContext, sa: IkeSa, d: Datagram): void {
   if (oldRemote.addr === d.remote.addr && oldRemote.port === d.remote.port) return;
   for (const c of sa.children) {
     const encap = c.encap ? { srcPort: sa.local.port, dstPort: sa.remote.port } : undefined;
-    ctx.effect({ type: 'dp.updateSa', spi: c.spiOut, direction: 'out', dst: sa.remote.addr, encap });
-    ctx.effect({
-      type: 'dp.updateSa',
-      spi: c.spiIn,
-      direction: 'in',
-      src: sa.remote.addr,
-      encap: c.encap ? { srcPort: sa.remote.port, dstPort: sa.local.port } : undefined,
-    });
+    if (c.outInstalled) ctx.effect({ type: 'dp.updateSa', spi: c.spiOut, direction: 'out', dst: sa.remote.addr, encap });
+    if (c.inInstalled) {
+      ctx.effect({
+        type: 'dp.updateSa',
+        spi: c.spiIn,
+        direction: 'in',
+        src: sa.remote.addr,
+        encap: c.encap ? { srcPort: sa.remote.port, dstPort: sa.local.port } : undefined,
+      });
+    }
   }
 }

@@ -13,9 +13,10 @@ export interface TaskFailure {
 /**
  * done: this task is finished for this exchange. retry (initiator, IKE_SA_INIT only): send the exchange again
  * (COOKIE, INVALID_KE_PAYLOAD). pending: the task waits for the runtime (`command({type:'resume', ref})`):
- * the exchange is paused, retransmits of the request are ignored, and `resume` continues it.
+ * the exchange is paused, retransmits of the request are ignored, and `resume` continues it. skip (initiator
+ * build only): nothing to do any more (e.g. the CHILD_SA to rekey is gone); the exchange is not sent.
  */
-export type TaskStatus = 'done' | 'retry' | { pending: string } | TaskFailure;
+export type TaskStatus = 'done' | 'retry' | 'skip' | { pending: string } | TaskFailure;
 
 export interface Task {
   readonly name: string;

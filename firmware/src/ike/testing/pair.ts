@@ -2,8 +2,8 @@
 // real certificate validation fed back through `resume`, and a mock data plane per side (ARCHITECTURE.md "Tests").
 import type { GatewayConfig } from '../../config/types.ts';
 import type { Endpoint, PolicyParams, SaParams } from '../../dataplane/types.ts';
-import type { Datagram, Effect, EngineEvent, Output, ValidateChainRequest } from '../io.ts';
-import { createEngine, type Engine } from '../engine.ts';
+import type { Command, Datagram, Effect, EngineEvent, Output, ValidateChainRequest } from '../io.ts';
+import { createEngine, type Engine, type EngineOptions } from '../engine.ts';
 import { createCryptoSuite } from '../../crypto/suite.ts';
 import { createSignatureOps } from '../../pki/signature.ts';
 import { validateChain } from '../../pki/chain.ts';
@@ -94,6 +94,9 @@ export interface PairOptions {
   seed?: string;
   /** Put `a` behind a NAT: its packets leave from natAddr:(port+30000). */
   natAddr?: string;
+  /** Extra engine options per side (e.g. the ESP activity hook). */
+  engineA?: Partial<EngineOptions>;
+  engineB?: Partial<EngineOptions>;
 }
 
 export class Pair {
@@ -121,7 +124,8 @@ export class Pair {
     const crypto = createCryptoSuite({ randomBytes: seededRandom(seed) });
     let n = 0;
     const prefix = this.restarts === 0 ? who : `${who}${this.restarts}-`;
-    return createEngine({ config: cfg, crypto, sig: createSignatureOps(), nowMs: this.clock, idSource: () => `${prefix}${++n}` });
+    const extra = who === 'a' ? this.opts.engineA : this.opts.engineB;
+    return createEngine({ config: cfg, crypto, sig: createSignatureOps(), nowMs: this.clock, idSource: () => `${prefix}${++n}`, ...extra });
   }
 
   /** Simulate a crash and reboot of one side: a fresh engine that knows no SAs (its mock data plane is kept). */
@@ -212,6 +216,21 @@ export class Pair {
       await this.run();
     }
     this.clock = end;
+  }
+
+  /** Run a control command on one side and deliver what follows. */
+  async command(side: 'a' | 'b', c: Command): Promise<Output> {
+    const peer = side === 'a' ? this.a : this.b;
+    const out = this.absorb(peer, peer.engine.command(c, this.clock));
+    await this.run();
+    return out;
+  }
+
+  /** Run commands on both sides before delivering anything (simultaneous requests that cross on the wire). */
+  async commandBoth(ca: Command, cb: Command): Promise<void> {
+    this.absorb(this.a, this.a.engine.command(ca, this.clock));
+    this.absorb(this.b, this.b.engine.command(cb, this.clock));
+    await this.run();
   }
 
   async initiate(conn: string, child?: string): Promise<void> {

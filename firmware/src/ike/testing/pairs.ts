@@ -1,6 +1,7 @@
 // Test-only ready-made engine pairs: a client (a, initiator) and a gateway (b, responder), PSK or certificates.
 import type { ConnectionConfig, GatewayConfig } from '../../config/types.ts';
 import { Pair, T0 } from './pair.ts';
+import type { EngineOptions } from '../engine.ts';
 import { CLIENT_ADDR, GW_ADDR, child, clientConn, conn, gateway } from './config.ts';
 import { makeTestPki, type TestCert, type TestKeyType, type TestPki } from '../../../../test/support/certs.ts';
 
@@ -11,6 +12,8 @@ export interface PairOverrides {
   clientCfg?: Partial<GatewayConfig>;
   natAddr?: string;
   seed?: string;
+  engineA?: Partial<EngineOptions>;
+  engineB?: Partial<EngineOptions>;
 }
 
 export function pskPair(over: PairOverrides = {}): Pair {
@@ -20,6 +23,8 @@ export function pskPair(over: PairOverrides = {}): Pair {
     aAddr: CLIENT_ADDR,
     bAddr: GW_ADDR,
     ...(over.natAddr ? { natAddr: over.natAddr } : {}),
+    ...(over.engineA ? { engineA: over.engineA } : {}),
+    ...(over.engineB ? { engineB: over.engineB } : {}),
     seed: over.seed ?? 'psk',
   });
 }

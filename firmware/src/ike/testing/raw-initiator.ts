@@ -108,6 +108,13 @@ export class RawInitiator {
     return this.dgram(sealSk(this.header(exchange, id), inner, this.skOut, (n) => this.crypto.randomBytes(n)));
   }
 
+  /** A sealed response (we are still the original initiator) to the responder's request `messageId`. */
+  response(exchange: number, inner: Payload[], messageId: number): Datagram {
+    if (!this.skOut) throw new Error('no keys');
+    const header = { ...this.header(exchange, messageId), flags: HeaderFlag.INITIATOR | HeaderFlag.RESPONSE };
+    return this.dgram(sealSk(header, inner, this.skOut, (n) => this.crypto.randomBytes(n)));
+  }
+
   /** Like request(), with arbitrary inner octets (for fuzzing what lies behind a valid ICV). */
   requestRaw(exchange: number, firstPayload: number, inner: Uint8Array, messageId?: number): Datagram {
     if (!this.skOut) throw new Error('no keys');
