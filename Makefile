@@ -39,6 +39,7 @@ interop: setup
 bench: setup
 	$(BUN) test/bench/handshakes.ts
 	$(BUN) test/bench/esp-crypto.ts
+	$(BUN) test/bench/tunnel-throughput.ts
 
 typecheck: deps
 	node_modules/.bin/tsc -p . --noEmit

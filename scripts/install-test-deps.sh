@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the system packages the interop tests and benchmarks need (strongSwan as the reference IKEv2 peer,
-# iproute2 for network namespaces). Idempotent and quiet: does nothing when everything is present.
+# iproute2 for network namespaces, iperf3 for traffic through the tunnel). Idempotent and quiet: does nothing
+# when everything is present.
 # Usage: scripts/install-test-deps.sh [--with-capture]   (--with-capture adds tshark for fixture captures)
 set -euo pipefail
 
-packages=(libssl-dev make g++ python3 strongswan-swanctl strongswan-charon libcharon-extra-plugins libstrongswan-extra-plugins strongswan-pki iproute2 iputils-ping)
+packages=(libssl-dev make g++ python3 strongswan-swanctl strongswan-charon libcharon-extra-plugins libstrongswan-extra-plugins strongswan-pki iproute2 iputils-ping ethtool iperf3)
 if [[ "${1:-}" == "--with-capture" ]]; then packages+=(tshark); fi
 
 missing=()

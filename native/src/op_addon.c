@@ -18,10 +18,12 @@
 #include <openssl/crypto.h>
 
 #include "op_esp.h"
+#include "op_pmtu.h"
 #include "op_sa.h"
 #include "op_ts.h"
 #include "op_tun.h"
 #include "op_worker.h"
+#include "op_xfrm_napi.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -601,58 +603,46 @@ struct ike_msg {
 	size_t len;
 	char addr[INET6_ADDRSTRLEN];
 	uint16_t port;
+	char local_addr[INET6_ADDRSTRLEN];
+	uint16_t local_port;
 	uint8_t data[];
 };
 
 static void sockaddr_text(const struct sockaddr_storage *ss, char *addr, uint16_t *port)
 {
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
-		inet_ntop(AF_INET, &a->sin_addr, addr, INET6_ADDRSTRLEN);
-		*port = ntohs(a->sin_port);
-	} else {
-		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
-		if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr))
-			inet_ntop(AF_INET, &a->sin6_addr.s6_addr[12], addr, INET6_ADDRSTRLEN);
-		else
-			inet_ntop(AF_INET6, &a->sin6_addr, addr, INET6_ADDRSTRLEN);
-		*port = ntohs(a->sin6_port);
-	}
+	struct op_endpoint e;
+
+	op_endpoint_from_sockaddr(ss, &e);
+	inet_ntop(e.family == 4 ? AF_INET : AF_INET6, e.addr, addr, INET6_ADDRSTRLEN);
+	*port = e.port;
 }
 
-/* Text address + port -> sockaddr of the socket's family (IPv4 peers on a "::" socket become v4-mapped). */
-static int text_sockaddr(int family, const char *addr, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
+/* Text address + port -> endpoint; -EINVAL for text that is no address. */
+static int text_endpoint(const char *addr, uint16_t port, struct op_endpoint *e)
 {
-	struct in_addr a4;
-	struct in6_addr a6;
-
-	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, addr, &a4) == 1) {
-		if (family == AF_INET) {
-			struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-			s4->sin_family = AF_INET;
-			s4->sin_addr = a4;
-			s4->sin_port = htons(port);
-			*len = sizeof(*s4);
-			return 0;
-		}
-		memset(&a6, 0, sizeof(a6));
-		a6.s6_addr[10] = a6.s6_addr[11] = 0xff;
-		memcpy(&a6.s6_addr[12], &a4, 4);
-	} else if (inet_pton(AF_INET6, addr, &a6) != 1) {
-		return -EINVAL;
-	} else if (family == AF_INET) {
-		return -EAFNOSUPPORT;
+	memset(e, 0, sizeof(*e));
+	e->port = port;
+	if (inet_pton(AF_INET, addr, e->addr) == 1) {
+		e->family = 4;
+		return 0;
 	}
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-	s6->sin6_family = AF_INET6;
-	s6->sin6_addr = a6;
-	s6->sin6_port = htons(port);
-	*len = sizeof(*s6);
-	return 0;
+	if (inet_pton(AF_INET6, addr, e->addr) == 1) {
+		struct in6_addr a6;
+		memcpy(&a6, e->addr, 16);
+		if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+			memmove(e->addr, e->addr + 12, 4);
+			memset(e->addr + 4, 0, 12);
+			e->family = 4;
+		} else {
+			e->family = 6;
+		}
+		return 0;
+	}
+	return -EINVAL;
 }
 
-static void on_ike(void *arg, const uint8_t *msg, size_t len, const struct sockaddr_storage *from, socklen_t from_len)
+static void on_ike(void *arg, const uint8_t *msg, size_t len, const struct sockaddr_storage *from, socklen_t from_len,
+		   const struct sockaddr_storage *local)
 {
 	struct js_worker *jw = arg;
 	struct ike_msg *m;
@@ -668,6 +658,7 @@ static void on_ike(void *arg, const uint8_t *msg, size_t len, const struct socka
 	m->len = len;
 	memcpy(m->data, msg, len);
 	sockaddr_text(from, m->addr, &m->port);
+	sockaddr_text(local, m->local_addr, &m->local_port);
 	if (napi_call_threadsafe_function(jw->tsfn, m, napi_tsfn_nonblocking) != napi_ok) {
 		atomic_fetch_add(&jw->ike_queue_drops, 1);
 		free(m);
@@ -677,16 +668,18 @@ static void on_ike(void *arg, const uint8_t *msg, size_t len, const struct socka
 static void call_js_ike(napi_env env, napi_value js_cb, void *context, void *data)
 {
 	struct ike_msg *m = data;
-	napi_value argv[3], undef;
+	napi_value argv[5], undef;
 
 	(void)context;
 	if (env && js_cb) {
 		argv[0] = bytes_result(env, m->data, m->len);
 		napi_create_string_utf8(env, m->addr, NAPI_AUTO_LENGTH, &argv[1]);
 		napi_create_uint32(env, m->port, &argv[2]);
+		napi_create_string_utf8(env, m->local_addr, NAPI_AUTO_LENGTH, &argv[3]);
+		napi_create_uint32(env, m->local_port, &argv[4]);
 		napi_get_undefined(env, &undef);
 		if (argv[0])
-			napi_call_function(env, undef, js_cb, 3, argv, NULL);
+			napi_call_function(env, undef, js_cb, 5, argv, NULL);
 	}
 	free(m);
 }
@@ -730,29 +723,90 @@ static struct js_worker *get_worker(napi_env env, napi_value v)
 	return p;
 }
 
-/* workerStart({ tunFd, bindAddr, port, netnsPath?, onIke? }) -> { handle, port } | -errno */
+/* { tunMtu?, pathMtu?, clampMss? } -> config; absent fields keep `cfg`'s values. -1 on a wrong type. */
+static int get_worker_config(napi_env env, napi_value obj, struct op_worker_config *cfg)
+{
+	uint64_t tun, path;
+	bool has = false;
+
+	if (get_u64_prop(env, obj, "tunMtu", cfg->tun_mtu, &tun) || tun > 65535 ||
+	    get_u64_prop(env, obj, "pathMtu", cfg->path_mtu, &path) || path > 65535)
+		return -1;
+	cfg->tun_mtu = (uint32_t)tun;
+	cfg->path_mtu = (uint32_t)path;
+	if (napi_has_named_property(env, obj, "clampMss", &has) != napi_ok)
+		return -1;
+	if (has && get_bool_prop(env, obj, "clampMss", &cfg->clamp_mss))
+		return -1;
+	return 0;
+}
+
+/* The sockets to open: `sockets: [{ addr, port, v6only? }]`, or the single `bindAddr` + `port`. 1 = bad type. */
+struct sock_spec {
+	char addr[64];
+	uint16_t port;
+	bool v6only;
+};
+
+static int get_socket_specs(napi_env env, napi_value obj, struct sock_spec *specs, size_t *n)
+{
+	napi_value arr, item, v;
+	bool has = false, is_arr = false;
+	uint32_t len;
+	uint64_t port;
+
+	*n = 0;
+	if (napi_has_named_property(env, obj, "sockets", &has) != napi_ok)
+		return 1;
+	if (!has) {
+		if (get_u64_prop(env, obj, "port", 4500, &port) || port > 65535 ||
+		    napi_get_named_property(env, obj, "bindAddr", &v) != napi_ok || get_string(env, v, specs[0].addr, sizeof(specs[0].addr)))
+			return 1;
+		specs[0].port = (uint16_t)port;
+		specs[0].v6only = false;
+		*n = 1;
+		return 0;
+	}
+	if (napi_get_named_property(env, obj, "sockets", &arr) != napi_ok || napi_is_array(env, arr, &is_arr) != napi_ok || !is_arr)
+		return 1;
+	napi_get_array_length(env, arr, &len);
+	if (len == 0 || len > OP_WORKER_MAX_SOCKETS)
+		return 1;
+	for (uint32_t i = 0; i < len; i++) {
+		if (napi_get_element(env, arr, i, &item) != napi_ok ||
+		    napi_get_named_property(env, item, "addr", &v) != napi_ok || get_string(env, v, specs[i].addr, sizeof(specs[i].addr)) ||
+		    get_u64_prop(env, item, "port", 4500, &port) || port > 65535 || get_bool_prop(env, item, "v6only", &specs[i].v6only))
+			return 1;
+		specs[i].port = (uint16_t)port;
+	}
+	*n = len;
+	return 0;
+}
+
+/*
+ * workerStart({ tunFd, sockets: [{ addr, port, v6only? }] | bindAddr + port, netnsPath?, onIke?, tunMtu?, pathMtu?,
+ *               clampMss? }) -> { handle, port, sockets: [{ addr, port }] } | -errno
+ */
 static napi_value js_worker_start(napi_env env, napi_callback_info info)
 {
-	size_t argc = 1;
-	napi_value argv[1], v, obj, handle, name;
-	char bind_addr[64] = "", ns[4096] = "";
-	uint64_t tun_fd, port;
+	size_t argc = 1, n_specs = 0;
+	napi_value argv[1], v, obj, handle, name, arr;
+	char ns[4096] = "";
+	uint64_t tun_fd;
 	napi_valuetype t = napi_undefined;
 	bool has = false;
 	struct js_worker *jw;
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	char unused[INET6_ADDRSTRLEN];
-	uint16_t bound_port = 0;
-	int udp_fd, rc;
+	struct sock_spec specs[OP_WORKER_MAX_SOCKETS];
+	struct op_worker_config cfg = { 0 };
+	int fds[OP_WORKER_MAX_SOCKETS];
+	int rc;
 
 	CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
 	if (argc < 1 || get_u64_prop(env, argv[0], "tunFd", UINT64_MAX, &tun_fd) || tun_fd > INT32_MAX ||
-	    get_u64_prop(env, argv[0], "port", 4500, &port) || port > 65535)
-		return type_error(env, "workerStart({ tunFd, bindAddr, port, netnsPath?, onIke? })");
-	CHECK(env, napi_get_named_property(env, argv[0], "bindAddr", &v));
-	if (get_string(env, v, bind_addr, sizeof(bind_addr)))
-		return type_error(env, "workerStart: bindAddr must be an address string");
+	    get_socket_specs(env, argv[0], specs, &n_specs))
+		return type_error(env, "workerStart({ tunFd, sockets: [{ addr, port, v6only? }] (1-8) or bindAddr + port, netnsPath?, onIke? })");
+	if (get_worker_config(env, argv[0], &cfg))
+		return type_error(env, "workerStart: tunMtu/pathMtu must be 0-65535, clampMss a boolean");
 	CHECK(env, napi_has_named_property(env, argv[0], "netnsPath", &has));
 	if (has) {
 		CHECK(env, napi_get_named_property(env, argv[0], "netnsPath", &v));
@@ -760,15 +814,20 @@ static napi_value js_worker_start(napi_env env, napi_callback_info info)
 		if (t == napi_string && get_string(env, v, ns, sizeof(ns)))
 			return type_error(env, "workerStart: netnsPath too long");
 	}
-	udp_fd = op_udp_open(bind_addr, (uint16_t)port, ns);
-	if (udp_fd < 0)
-		return make_int(env, udp_fd);
-	if (getsockname(udp_fd, (struct sockaddr *)&ss, &sl) == 0)
-		sockaddr_text(&ss, unused, &bound_port);
+	for (size_t i = 0; i < n_specs; i++) {
+		fds[i] = op_udp_open(specs[i].addr, specs[i].port, ns, specs[i].v6only);
+		if (fds[i] < 0) {
+			rc = fds[i];
+			while (i-- > 0)
+				close(fds[i]);
+			return make_int(env, rc);
+		}
+	}
 
 	jw = calloc(1, sizeof(*jw));
 	if (!jw) {
-		close(udp_fd);
+		for (size_t i = 0; i < n_specs; i++)
+			close(fds[i]);
 		return make_int(env, -ENOMEM);
 	}
 	jw->env = env;
@@ -779,9 +838,8 @@ static napi_value js_worker_start(napi_env env, napi_callback_info info)
 		CHECK(env, napi_create_threadsafe_function(env, v, NULL, name, 1024, 1, NULL, NULL, NULL, call_js_ike, &jw->tsfn));
 		CHECK(env, napi_unref_threadsafe_function(env, jw->tsfn));
 	}
-	rc = op_worker_start(udp_fd, (int)tun_fd, on_ike, jw, &jw->w);
+	rc = op_worker_start(fds, n_specs, (int)tun_fd, &cfg, on_ike, jw, &jw->w); /* closes the sockets on failure */
 	if (rc) {
-		close(udp_fd);
 		if (jw->tsfn)
 			napi_release_threadsafe_function(jw->tsfn, napi_tsfn_abort);
 		free(jw);
@@ -790,8 +848,25 @@ static napi_value js_worker_start(napi_env env, napi_callback_info info)
 	CHECK(env, napi_create_external(env, jw, worker_finalize, NULL, &handle));
 	CHECK(env, napi_add_env_cleanup_hook(env, worker_cleanup_hook, jw));
 	CHECK(env, napi_create_object(env, &obj));
+	CHECK(env, napi_create_array(env, &arr));
+	for (size_t i = 0; i < op_worker_socket_count(jw->w); i++) {
+		struct sockaddr_storage ss;
+		char addr[INET6_ADDRSTRLEN];
+		uint16_t port = 0;
+		napi_value s, a;
+
+		op_worker_socket_name(jw->w, i, &ss);
+		sockaddr_text(&ss, addr, &port);
+		CHECK(env, napi_create_object(env, &s));
+		CHECK(env, napi_create_string_utf8(env, addr, NAPI_AUTO_LENGTH, &a));
+		set_prop(env, s, "addr", a);
+		set_prop(env, s, "port", make_int(env, port));
+		CHECK(env, napi_set_element(env, arr, (uint32_t)i, s));
+		if (i == 0)
+			set_prop(env, obj, "port", make_int(env, port));
+	}
 	set_prop(env, obj, "handle", handle);
-	set_prop(env, obj, "port", make_int(env, bound_port));
+	set_prop(env, obj, "sockets", arr);
 	return obj;
 }
 
@@ -811,29 +886,50 @@ static napi_value js_worker_stop(napi_env env, napi_callback_info info)
 	return make_int(env, 0);
 }
 
-/* workerSendIke(handle, msg, addr, port) -> 0 | -errno; the non-ESP marker is added here */
+/* Optional (addr, port) arguments at argv[i], argv[i+1]: 1 = absent, 0 = parsed, -1 = bad type, -errno = bad text. */
+static int opt_endpoint_args(napi_env env, napi_value *argv, size_t argc, size_t i, struct op_endpoint *e)
+{
+	char addr[64];
+	uint32_t port = 0;
+	napi_valuetype t;
+
+	if (argc <= i || napi_typeof(env, argv[i], &t) != napi_ok || t == napi_undefined || t == napi_null)
+		return 1;
+	if (get_string(env, argv[i], addr, sizeof(addr)))
+		return -1;
+	if (argc > i + 1 && napi_typeof(env, argv[i + 1], &t) == napi_ok && t != napi_undefined &&
+	    (get_u32_arg(env, argv[i + 1], &port) || port > 65535))
+		return -1;
+	return text_endpoint(addr, (uint16_t)port, e);
+}
+
+/* workerSendIke(handle, msg, addr, port, localAddr?, localPort?) -> 0 | -errno; the non-ESP marker is added here */
 static napi_value js_worker_send_ike(napi_env env, napi_callback_info info)
 {
-	size_t argc = 4, len;
-	napi_value argv[4];
+	size_t argc = 6, len;
+	napi_value argv[6];
 	struct js_worker *jw;
 	const uint8_t *msg;
 	char addr[64];
 	uint32_t port;
-	struct sockaddr_storage ss;
-	socklen_t sl;
-	int rc;
+	struct op_endpoint to, local;
+	int rc, has_local;
 
 	CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
 	if (argc < 4 || !(jw = get_worker(env, argv[0])) || get_bytes(env, argv[1], &msg, &len) ||
 	    get_string(env, argv[2], addr, sizeof(addr)) || get_u32_arg(env, argv[3], &port) || port > 65535)
-		return type_error(env, "workerSendIke(handle, msg: Uint8Array, addr, port)");
+		return type_error(env, "workerSendIke(handle, msg: Uint8Array, addr, port, localAddr?, localPort?)");
+	has_local = opt_endpoint_args(env, argv, argc, 4, &local);
+	if (has_local == -1)
+		return type_error(env, "workerSendIke: localAddr must be an address string, localPort 0-65535");
 	if (jw->stopped)
 		return make_int(env, -ESHUTDOWN);
-	rc = text_sockaddr(op_worker_socket_family(jw->w), addr, (uint16_t)port, &ss, &sl);
+	rc = text_endpoint(addr, (uint16_t)port, &to);
 	if (rc)
 		return make_int(env, rc);
-	return make_int(env, op_worker_send_ike(jw->w, msg, len, (struct sockaddr *)&ss, sl));
+	if (has_local < 0)
+		return make_int(env, has_local);
+	return make_int(env, op_worker_send_ike(jw->w, msg, len, &to, has_local == 0 ? &local : NULL));
 }
 
 static int parse_prefix(const char *text, uint8_t *family, uint8_t prefix[16])
@@ -850,15 +946,17 @@ static int parse_prefix(const char *text, uint8_t *family, uint8_t prefix[16])
 	return -EINVAL;
 }
 
-/* workerRouteAdd(handle, { prefix, prefixLen, spi, remoteAddr, remotePort }) -> 0 | -errno */
+/* workerRouteAdd(handle, { prefix, prefixLen, spi, remoteAddr, remotePort, localAddr?, localPort? }) -> 0 | -errno */
 static napi_value js_worker_route_add(napi_env env, napi_callback_info info)
 {
 	size_t argc = 2;
 	napi_value argv[2], v;
 	struct js_worker *jw;
 	struct op_route rt;
-	char prefix[64], remote[64];
-	uint64_t plen, spi, rport;
+	struct op_endpoint remote, local;
+	char prefix[64], remote_text[64], local_text[64] = "";
+	uint64_t plen, spi, rport, lport;
+	bool has_local = false;
 	int rc;
 
 	CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
@@ -866,9 +964,12 @@ static napi_value js_worker_route_add(napi_env env, napi_callback_info info)
 	    get_u64_prop(env, argv[1], "prefixLen", UINT64_MAX, &plen) || plen > 128 ||
 	    get_u64_prop(env, argv[1], "spi", 0, &spi) || spi > UINT32_MAX ||
 	    get_u64_prop(env, argv[1], "remotePort", 4500, &rport) || rport > 65535 ||
+	    get_u64_prop(env, argv[1], "localPort", 0, &lport) || lport > 65535 ||
 	    napi_get_named_property(env, argv[1], "prefix", &v) != napi_ok || get_string(env, v, prefix, sizeof(prefix)) ||
-	    napi_get_named_property(env, argv[1], "remoteAddr", &v) != napi_ok || get_string(env, v, remote, sizeof(remote)))
-		return type_error(env, "workerRouteAdd(handle, { prefix, prefixLen, spi, remoteAddr, remotePort })");
+	    napi_get_named_property(env, argv[1], "remoteAddr", &v) != napi_ok || get_string(env, v, remote_text, sizeof(remote_text)) ||
+	    napi_has_named_property(env, argv[1], "localAddr", &has_local) != napi_ok ||
+	    (has_local && (napi_get_named_property(env, argv[1], "localAddr", &v) != napi_ok || get_string(env, v, local_text, sizeof(local_text)))))
+		return type_error(env, "workerRouteAdd(handle, { prefix, prefixLen, spi, remoteAddr, remotePort, localAddr?, localPort? })");
 	if (jw->stopped)
 		return make_int(env, -ESHUTDOWN);
 	memset(&rt, 0, sizeof(rt));
@@ -876,10 +977,18 @@ static napi_value js_worker_route_add(napi_env env, napi_callback_info info)
 		return make_int(env, -EINVAL);
 	rt.plen = (uint8_t)plen;
 	rt.spi = (uint32_t)spi;
-	rc = text_sockaddr(op_worker_socket_family(jw->w), remote, (uint16_t)rport, &rt.remote, &rt.remote_len);
+	rc = text_endpoint(remote_text, (uint16_t)rport, &remote);
+	if (!rc && has_local)
+		rc = text_endpoint(local_text, (uint16_t)lport, &local);
+	else if (!rc && lport) {
+		memset(&local, 0, sizeof(local));
+		local.family = remote.family;
+		local.port = (uint16_t)lport;
+		has_local = true;
+	}
 	if (rc)
 		return make_int(env, rc);
-	return make_int(env, op_routes_add(op_worker_routes(jw->w), &rt));
+	return make_int(env, op_worker_route_add(jw->w, &rt, &remote, has_local ? &local : NULL));
 }
 
 /* workerRouteDel(handle, prefix, prefixLen) -> 0 | -errno */
@@ -903,6 +1012,26 @@ static napi_value js_worker_route_del(napi_env env, napi_callback_info info)
 	return make_int(env, op_routes_del(op_worker_routes(jw->w), family, p, (uint8_t)plen));
 }
 
+/* workerConfigure(handle, { tunMtu?, pathMtu?, clampMss? }) -> 0 | -errno; absent fields are left as they are */
+static napi_value js_worker_configure(napi_env env, napi_callback_info info)
+{
+	size_t argc = 2;
+	napi_value argv[2];
+	struct js_worker *jw;
+	struct op_worker_config cfg;
+
+	CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+	if (argc < 2 || !(jw = get_worker(env, argv[0])))
+		return type_error(env, "workerConfigure(handle, { tunMtu?, pathMtu?, clampMss? })");
+	if (jw->stopped)
+		return make_int(env, -ESHUTDOWN);
+	op_worker_get_config(jw->w, &cfg);
+	if (get_worker_config(env, argv[1], &cfg))
+		return type_error(env, "workerConfigure: tunMtu/pathMtu must be 0-65535, clampMss a boolean");
+	op_worker_set_config(jw->w, &cfg);
+	return make_int(env, 0);
+}
+
 static napi_value js_worker_stats(napi_env env, napi_callback_info info)
 {
 	size_t argc = 1;
@@ -919,6 +1048,7 @@ static napi_value js_worker_stats(napi_env env, napi_callback_info info)
 	CHECK(env, napi_create_object(env, &obj));
 	set_prop(env, obj, "udpRx", make_u64(env, s.udp_rx));
 	set_prop(env, obj, "ikeRx", make_u64(env, s.ike_rx));
+	set_prop(env, obj, "ikeTx", make_u64(env, s.ike_tx));
 	set_prop(env, obj, "keepaliveRx", make_u64(env, s.keepalive_rx));
 	set_prop(env, obj, "espRx", make_u64(env, s.esp_rx));
 	set_prop(env, obj, "espDrops", make_u64(env, s.esp_drops));
@@ -928,9 +1058,81 @@ static napi_value js_worker_stats(napi_env env, napi_callback_info info)
 	set_prop(env, obj, "espTx", make_u64(env, s.esp_tx));
 	set_prop(env, obj, "encryptDrops", make_u64(env, s.encrypt_drops));
 	set_prop(env, obj, "txErrors", make_u64(env, s.tx_errors));
+	set_prop(env, obj, "mssClamped", make_u64(env, s.mss_clamped));
+	set_prop(env, obj, "tooBig", make_u64(env, s.too_big));
 	set_prop(env, obj, "ikeQueueDrops", make_u64(env, atomic_load(&jw->ike_queue_drops)));
 	set_prop(env, obj, "routes", make_int(env, (int64_t)op_routes_count(op_worker_routes(jw->w))));
 	return obj;
+}
+
+/* tunSetup(name, mtu, netnsPath?) -> ifindex | -errno: MTU set (when mtu > 0) and the link up */
+static napi_value js_tun_setup(napi_env env, napi_callback_info info)
+{
+	size_t argc = 3;
+	napi_value argv[3];
+	char name[64], ns[4096] = "";
+	uint32_t mtu;
+	napi_valuetype t;
+
+	CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+	if (argc < 2 || get_string(env, argv[0], name, sizeof(name)) || get_u32_arg(env, argv[1], &mtu) || mtu > 65535)
+		return type_error(env, "tunSetup(name, mtu 0-65535, netnsPath?)");
+	if (argc >= 3 && napi_typeof(env, argv[2], &t) == napi_ok && t == napi_string && get_string(env, argv[2], ns, sizeof(ns)))
+		return type_error(env, "tunSetup: netnsPath too long");
+	return make_int(env, op_tun_setup(name, mtu, ns));
+}
+
+/* tunRoute(ifindex, add, prefix, prefixLen, netnsPath?) -> 0 | -errno (-EEXIST: a route is there already) */
+static napi_value js_tun_route(napi_env env, napi_callback_info info)
+{
+	size_t argc = 5;
+	napi_value argv[5];
+	char prefix[64], ns[4096] = "";
+	uint32_t ifindex, plen;
+	uint8_t family, p[16];
+	bool add;
+	napi_valuetype t;
+
+	CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+	if (argc < 4 || get_u32_arg(env, argv[0], &ifindex) || ifindex > INT32_MAX || napi_get_value_bool(env, argv[1], &add) != napi_ok ||
+	    get_string(env, argv[2], prefix, sizeof(prefix)) || get_u32_arg(env, argv[3], &plen) || plen > 128)
+		return type_error(env, "tunRoute(ifindex, add: boolean, prefix, prefixLen, netnsPath?)");
+	if (argc >= 5 && napi_typeof(env, argv[4], &t) == napi_ok && t == napi_string && get_string(env, argv[4], ns, sizeof(ns)))
+		return type_error(env, "tunRoute: netnsPath too long");
+	if (parse_prefix(prefix, &family, p))
+		return make_int(env, -EINVAL);
+	return make_int(env, op_tun_route((int)ifindex, add, family, p, plen, ns));
+}
+
+/* tcpClampMss(packet, mss) -> 1 (rewritten in place) | 0 (left alone) | -errno; the worker's own code path */
+static napi_value js_tcp_clamp_mss(napi_env env, napi_callback_info info)
+{
+	size_t argc = 2, len;
+	napi_value argv[2];
+	const uint8_t *pkt;
+	uint32_t mss;
+
+	CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+	if (argc < 2 || get_bytes(env, argv[0], &pkt, &len) || get_u32_arg(env, argv[1], &mss) || mss > 65535)
+		return type_error(env, "tcpClampMss(packet: Uint8Array, mss 0-65535)");
+	return make_int(env, op_tcp_clamp_mss((uint8_t *)pkt, len, (uint16_t)mss));
+}
+
+/* icmpTooBig(packet, mtu) -> Uint8Array (the ICMP error the worker would write into the TUN) | -errno */
+static napi_value js_icmp_too_big(napi_env env, napi_callback_info info)
+{
+	size_t argc = 2, len;
+	napi_value argv[2];
+	const uint8_t *pkt;
+	uint32_t mtu;
+	uint8_t out[1280];
+	ssize_t n;
+
+	CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+	if (argc < 2 || get_bytes(env, argv[0], &pkt, &len) || get_u32_arg(env, argv[1], &mtu))
+		return type_error(env, "icmpTooBig(packet: Uint8Array, mtu)");
+	n = op_icmp_too_big(pkt, len, mtu, out, sizeof(out));
+	return n < 0 ? make_int(env, n) : bytes_result(env, out, (size_t)n);
 }
 
 static int64_t mono_ns(void)
@@ -1024,6 +1226,8 @@ static napi_value init(napi_env env, napi_value exports)
 		{ "closeFd", js_close_fd },     { "errnoName", js_errno_name }, { "benchEsp", js_bench_esp },
 		{ "workerStart", js_worker_start }, { "workerStop", js_worker_stop }, { "workerSendIke", js_worker_send_ike },
 		{ "workerRouteAdd", js_worker_route_add }, { "workerRouteDel", js_worker_route_del }, { "workerStats", js_worker_stats },
+		{ "workerConfigure", js_worker_configure }, { "tunSetup", js_tun_setup }, { "tunRoute", js_tun_route },
+		{ "tcpClampMss", js_tcp_clamp_mss }, { "icmpTooBig", js_icmp_too_big },
 	};
 	napi_value v;
 
@@ -1033,9 +1237,11 @@ static napi_value init(napi_env env, napi_value exports)
 	}
 	CHECK(env, napi_create_string_utf8(env, OpenSSL_version(OPENSSL_VERSION), NAPI_AUTO_LENGTH, &v));
 	CHECK(env, napi_set_named_property(env, exports, "opensslVersion", v));
-	CHECK(env, napi_create_uint32(env, 2, &v));
+	CHECK(env, napi_create_uint32(env, 3, &v));
 	CHECK(env, napi_set_named_property(env, exports, "abiVersion", v));
 	CHECK(env, napi_add_env_cleanup_hook(env, cleanup_hook, NULL));
+	if (op_xfrm_register(env, exports))
+		return NULL;
 	return exports;
 }
 

@@ -3,6 +3,7 @@
 #define OP_TUN_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * Creates (or attaches to) the layer-3 TUN device `name` (IFF_TUN | IFF_NO_PI), optionally inside the network
@@ -10,5 +11,18 @@
  * writes the kernel's device name to name_out, or -errno.
  */
 int op_tun_open(const char *name, const char *netns_path, int nonblocking, char *name_out, size_t name_out_len);
+
+/*
+ * Sets the MTU of interface `name` (when mtu > 0) and brings it up, inside netns_path when given.
+ * Returns the interface index, or -errno.
+ */
+int op_tun_setup(const char *name, unsigned mtu, const char *netns_path);
+
+/*
+ * Adds (add = 1) or removes a route for prefix/plen through interface ifindex in the main table, over
+ * NETLINK_ROUTE (rtnetlink(7)). family is 4 or 6; host bits of prefix must be clear. Adding never replaces a
+ * route someone else installed: -EEXIST. Removing a missing route is -ESRCH.
+ */
+int op_tun_route(int ifindex, int add, int family, const uint8_t *prefix, unsigned plen, const char *netns_path);
 
 #endif

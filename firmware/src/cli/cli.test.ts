@@ -93,12 +93,12 @@ describe('outpost check-config', () => {
     expect(r.out).toMatch(/^warning: ok\.yaml:7: connections\[0\]\.psk: PSK is only 9 octets/m);
   });
 
-  it('warns that an unbuilt data-plane backend will stop the gateway', () => {
+  it('warns that a data-plane backend this machine cannot run will stop the gateway', () => {
     const file = join(dir, 'xfrm.yaml');
     writeFileSync(file, PSK_CONFIG(15300, 'dataplane: { backend: xfrm }\n'));
     const r = run('check-config', file);
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/^warning: .*dataplane\.backend: data plane backend "xfrm" is not built yet.*refuse to start$/m);
+    expect(r.out).toMatch(/^warning: .*dataplane\.backend: data plane backend "xfrm" cannot start: kernel has no ESP.*refuse to start$/m);
   });
 
   it('prints every error with file, line and field, exit 1', () => {
@@ -150,13 +150,13 @@ describe('outpost gateway', () => {
     expect(x.code).toBe(1);
     const last = JSON.parse(x.err.trim().split('\n').at(-1)!) as Record<string, unknown>;
     expect(last).toMatchObject({ level: 'error', event: 'start.failed' });
-    expect(String(last.msg)).toMatch(/not starting: data plane backend "xfrm" is not built yet/);
+    expect(String(last.msg)).toMatch(/not starting: data plane backend "xfrm" cannot start: kernel has no ESP/);
   });
 
   it('starts, logs a one-line JSON summary, writes the status file, and exits 0 on SIGTERM', async () => {
     const file = join(dir, 'gw-run.yaml');
     const status = join(dir, 'status.json');
-    writeFileSync(file, PSK_CONFIG(15320));
+    writeFileSync(file, PSK_CONFIG(15320, 'dataplane: { backend: mock }\n'));
     const child = spawn(BUN, [CLI, 'gateway', '--config', file, '--log-format', 'json', '--log-level', 'debug', '--status-file', status], { cwd: ROOT });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));

@@ -77,17 +77,44 @@ export interface NativeAddon {
   /** test/bench only: `count` packets of innerLen octets through out-SA then in-SA `spi`, timed inside C. */
   benchEsp(spi: number, innerLen: number, count: number): { encryptNs: number; decryptNs: number; packets: number } | number;
   /**
-   * Starts the packet worker: a native thread owning a UDP socket bound to bindAddr:port ("::" also takes IPv4;
-   * port 0 picks one) and borrowing tunFd (non-blocking). IKE datagrams (non-ESP marker stripped) reach onIke.
+   * Starts the packet worker: a native thread owning UDP sockets (`sockets`, 1-8; or one from bindAddr + port;
+   * "::" also takes IPv4 unless v6only; port 0 picks one) with IP_PKTINFO on, and borrowing tunFd (non-blocking).
+   * IKE datagrams (non-ESP marker stripped) reach onIke with the local address they were sent to.
+   * tunMtu: largest inner packet (MSS clamping base); pathMtu: outer path MTU (ICMP too big above it); 0 = off.
    */
-  workerStart(opts: { tunFd: number; bindAddr: string; port: number; netnsPath?: string; onIke?: (msg: Uint8Array, addr: string, port: number) => void }): { handle: NativeWorkerHandle; port: number } | number;
+  workerStart(opts: {
+    tunFd: number;
+    sockets?: { addr: string; port: number; v6only?: boolean }[];
+    bindAddr?: string;
+    port?: number;
+    netnsPath?: string;
+    onIke?: (msg: Uint8Array, addr: string, port: number, localAddr: string, localPort: number) => void;
+    tunMtu?: number;
+    pathMtu?: number;
+    clampMss?: boolean;
+  }): { handle: NativeWorkerHandle; port: number; sockets: { addr: string; port: number }[] } | number;
   workerStop(handle: NativeWorkerHandle): number;
-  /** Sends an IKE message from the worker's socket with the non-ESP marker prepended (RFC 3948 §2.2). */
-  workerSendIke(handle: NativeWorkerHandle, msg: Uint8Array, addr: string, port: number): number;
-  /** Inner destination prefix -> outbound SA and the peer's UDP endpoint; replaces an equal prefix. */
-  workerRouteAdd(handle: NativeWorkerHandle, route: { prefix: string; prefixLen: number; spi: number; remoteAddr: string; remotePort: number }): number;
+  /**
+   * Sends an IKE message from the worker's socket on localPort (bound to localAddr, or a wildcard one with
+   * localAddr as the IP_PKTINFO source) with the non-ESP marker prepended (RFC 3948 §2.2).
+   */
+  workerSendIke(handle: NativeWorkerHandle, msg: Uint8Array, addr: string, port: number, localAddr?: string, localPort?: number): number;
+  /** Inner destination prefix -> outbound SA and the peer's UDP endpoint (sent from local*); replaces an equal prefix. */
+  workerRouteAdd(
+    handle: NativeWorkerHandle,
+    route: { prefix: string; prefixLen: number; spi: number; remoteAddr: string; remotePort: number; localAddr?: string; localPort?: number },
+  ): number;
   workerRouteDel(handle: NativeWorkerHandle, prefix: string, prefixLen: number): number;
+  workerConfigure(handle: NativeWorkerHandle, cfg: { tunMtu?: number; pathMtu?: number; clampMss?: boolean }): number;
   workerStats(handle: NativeWorkerHandle): NativeWorkerStats | number;
+  /** Sets the MTU (when > 0) of interface `name` and brings it up; returns its ifindex. */
+  tunSetup(name: string, mtu: number, netnsPath?: string): number;
+  /** Adds/removes the main-table route prefix/len via interface ifindex (rtnetlink); -EEXIST when one is there. */
+  tunRoute(ifindex: number, add: boolean, prefix: string, prefixLen: number, netnsPath?: string): number;
+  /** The worker's MSS clamp on one packet, in place: 1 rewritten, 0 left alone (RFC 1624 checksum update). */
+  tcpClampMss(packet: Uint8Array, mss: number): number;
+  /** The ICMP "fragmentation needed" / ICMPv6 "packet too big" the worker writes back for `packet`. */
+  icmpTooBig(packet: Uint8Array, mtu: number): Uint8Array | number;
 }
 
 /** Opaque handle of a running worker. Keep it referenced: a collected handle stops its worker. */
@@ -96,6 +123,7 @@ export type NativeWorkerHandle = { readonly __nativeWorker: unique symbol };
 export interface NativeWorkerStats {
   udpRx: bigint;
   ikeRx: bigint;
+  ikeTx: bigint;
   keepaliveRx: bigint;
   espRx: bigint;
   espDrops: bigint;
@@ -105,11 +133,13 @@ export interface NativeWorkerStats {
   espTx: bigint;
   encryptDrops: bigint;
   txErrors: bigint;
+  mssClamped: bigint;
+  tooBig: bigint;
   ikeQueueDrops: bigint;
   routes: number;
 }
 
-const ABI_VERSION = 2;
+const ABI_VERSION = 3;
 
 export class NativeAddonMissingError extends Error {
   constructor(readonly path: string) {

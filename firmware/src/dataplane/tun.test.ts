@@ -98,6 +98,35 @@ describe.skipIf(canRun !== null)('TUN in a private namespace', () => {
     }
   });
 
+  test('setup sets the MTU and brings the link up; routes through it come and go over rtnetlink', () => {
+    const t = addon.tunOpen('optun3', nsPath, true);
+    if (typeof t === 'number') throw new Error(addon.errnoName(t));
+    try {
+      const ifindex = addon.tunSetup('optun3', 1380, nsPath);
+      expect(ifindex).toBeGreaterThan(0);
+      const link = ip('-n', ns, '-o', 'link', 'show', 'optun3').out;
+      expect(link).toMatch(new RegExp(`^${ifindex}: optun3`));
+      expect(link).toMatch(/mtu 1380/);
+      expect(link).toMatch(/[<,]UP[,>]/);
+      expect(addon.tunRoute(ifindex, true, '203.0.113.0', 24, nsPath)).toBe(0);
+      expect(addon.tunRoute(ifindex, true, '2001:db8:5::', 48, nsPath)).toBe(0);
+      expect(ip('-n', ns, 'route', 'show', '203.0.113.0/24').out).toMatch(/203\.0\.113\.0\/24 dev optun3 proto static scope link/);
+      expect(ip('-n', ns, '-6', 'route', 'show', '2001:db8:5::/48').out).toMatch(/2001:db8:5::\/48 dev optun3 proto static/);
+      expect(ip('-n', ns, 'route', 'get', '203.0.113.77').out).toMatch(/dev optun3/);
+      // Never replaces a route that is there already, and says so.
+      expect(addon.tunRoute(ifindex, true, '203.0.113.0', 24, nsPath)).toBe(-17); // EEXIST
+      expect(addon.tunRoute(ifindex, false, '203.0.113.0', 24, nsPath)).toBe(0);
+      expect(ip('-n', ns, 'route', 'show', '203.0.113.0/24').out.trim()).toBe('');
+      expect(addon.tunRoute(ifindex, false, '203.0.113.0', 24, nsPath)).toBe(-3); // ESRCH
+      expect(addon.tunRoute(ifindex, true, '203.0.113.0', 33, nsPath)).toBe(-22);
+      expect(addon.tunSetup('nosuchdev0', 1400, nsPath)).toBe(-19); // ENODEV
+    } finally {
+      addon.closeFd(t.fd);
+    }
+    // The device's routes leave with it.
+    expect(ip('-n', ns, '-6', 'route', 'show', '2001:db8:5::/48').out.trim()).toBe('');
+  });
+
   test('errors come back as -errno', () => {
     expect(addon.tunOpen('x'.repeat(20))).toBe(-36); // ENAMETOOLONG
     expect(addon.tunOpen('optun2', '/run/netns/does-not-exist')).toBe(-2); // ENOENT

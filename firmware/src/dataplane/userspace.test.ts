@@ -64,7 +64,7 @@ function sa(direction: 'in' | 'out', spi: number, lifetime: Partial<SaParams['li
 
 describe('userspace data plane', () => {
   test('features name the backend', () => {
-    expect(make().features()).toEqual({ backend: 'userspace', offload: 'none', esn: true, udpEncap: false });
+    expect(make().features()).toEqual({ backend: 'userspace', offload: 'none', esn: true, udpEncap: true });
   });
 
   test('allocSpi skips reserved values, SPIs in use and earlier reservations', async () => {
@@ -181,5 +181,206 @@ describe('userspace data plane', () => {
     await dp.close();
     expect(addon.saExists(a, 'in') || addon.saExists(b, 'out')).toBe(false);
     await expect(dp.addSa(sa('in', nextSpi++))).rejects.toThrow('closed');
+  });
+});
+
+// ---- routes and the NAT-T transport, over a recording stand-in for the addon's TUN/worker calls ----
+
+interface FakeCalls {
+  tunRoute: string[];
+  routeAdd: Array<{ prefix: string; prefixLen: number; spi: number; remoteAddr: string; remotePort: number; localAddr?: string; localPort?: number }>;
+  routeDel: string[];
+  sendIke: Array<[string, number, string | undefined, number | undefined, number]>;
+  workerStart: Array<Record<string, unknown>>;
+  stopped: number;
+  closedFds: number[];
+}
+
+/** The real addon (SA table) with the TUN and worker calls recorded instead of made. */
+function fakeAddon(opts: { existingRoutes?: string[] } = {}) {
+  const calls: FakeCalls = { tunRoute: [], routeAdd: [], routeDel: [], sendIke: [], workerStart: [], stopped: 0, closedFds: [] };
+  let onIke: ((msg: Uint8Array, addr: string, port: number, la: string, lp: number) => void) | undefined;
+  const fakeHandle = {} as never;
+  const a = Object.create(addon) as typeof addon;
+  Object.assign(a, {
+    tunOpen: (name: string) => ({ fd: 999, name }),
+    tunSetup: () => 42,
+    tunRoute: (ifindex: number, add: boolean, prefix: string, len: number) => {
+      expect(ifindex).toBe(42);
+      calls.tunRoute.push(`${add ? 'add' : 'del'} ${prefix}/${len}`);
+      return add && opts.existingRoutes?.includes(`${prefix}/${len}`) ? -17 : 0;
+    },
+    closeFd: (fd: number) => (calls.closedFds.push(fd), 0),
+    workerStart: (o: Record<string, unknown>) => {
+      calls.workerStart.push(o);
+      onIke = o.onIke as typeof onIke;
+      return { handle: fakeHandle, port: 4500, sockets: (o.sockets as { addr: string; port: number }[]).map((x) => ({ addr: x.addr, port: x.port || 14500 })) };
+    },
+    workerStop: () => (calls.stopped++, 0),
+    workerRouteAdd: (_h: unknown, r: FakeCalls['routeAdd'][number]) => (calls.routeAdd.push(r), 0),
+    workerRouteDel: (_h: unknown, prefix: string, len: number) => (calls.routeDel.push(`${prefix}/${len}`), 0),
+    workerSendIke: (_h: unknown, msg: Uint8Array, addr: string, port: number, la?: string, lp?: number) => (calls.sendIke.push([addr, port, la, lp, msg.length]), 0),
+    workerStats: () => ({ udpRx: 1n }),
+  });
+  return { addon: a, calls, deliver: (msg: Uint8Array, addr: string, port: number, la: string, lp: number) => onIke?.(msg, addr, port, la, lp) };
+}
+
+const range = (start: string, end: string) => ({ startAddr: start, endAddr: end, ipProtocol: 0, startPort: 0, endPort: 65535 });
+const LAN = range('198.51.100.0', '198.51.100.255');
+
+function outPolicy(childId: string, spi: number, remote = range('203.0.113.7', '203.0.113.7')): PolicyParams {
+  return { childId, direction: 'out', localTs: LAN, remoteTs: remote, outerSrc: '192.0.2.1', outerDst: '192.0.2.2', spi };
+}
+
+function encapSa(direction: 'in' | 'out', spi: number, dstPort = 4500): SaParams {
+  return { ...sa(direction, spi), src: direction === 'out' ? '192.0.2.1' : '192.0.2.2', dst: direction === 'out' ? '192.0.2.2' : '192.0.2.1', encap: direction === 'out' ? { srcPort: 4500, dstPort } : { srcPort: dstPort, dstPort: 4500 } };
+}
+
+describe('userspace data plane: routes and NAT-T transport', () => {
+  test('pool routes go into the TUN at start; one someone else installed is left alone', async () => {
+    const f = fakeAddon({ existingRoutes: ['10.9.0.0/16'] });
+    const warnings: string[] = [];
+    const dp = make({ addon: f.addon, tun: { name: 'op-t0' }, poolRoutes: ['203.0.113.0/24', '10.9.0.0/16', 'nonsense'], log: { debug() {}, info() {}, warn: (m) => warnings.push(m) } });
+    expect(dp.tunName()).toBe('op-t0');
+    expect(f.calls.tunRoute).toEqual(['add 203.0.113.0/24', 'add 10.9.0.0/16']);
+    expect(dp.kernelRoutes()).toEqual(['203.0.113.0/24']);
+    expect(warnings).toEqual([
+      'data plane: cannot route pool 10.9.0.0/16 into op-t0: EEXIST (a route for it exists already; it is left as is)',
+      'data plane: pool nonsense is not a prefix, not routed into op-t0',
+    ]);
+    await dp.close();
+    expect(f.calls.closedFds).toEqual([999]);
+  });
+
+  test('policies recorded before the worker get their routes when it starts: SPI, peer endpoint and our source', async () => {
+    const f = fakeAddon();
+    const dp = make({ addon: f.addon, tun: {}, poolRoutes: ['203.0.113.0/24'] });
+    const spi = nextSpi++;
+    await dp.addSa(encapSa('out', spi, 34500));
+    await dp.addPolicy(outPolicy('c1', spi));
+    expect(f.calls.routeAdd).toEqual([]);
+    const t = dp.openNattTransport({ sockets: [{ address: '0.0.0.0', port: 4500 }], onIke: () => {} });
+    expect(f.calls.workerStart[0]).toMatchObject({ tunFd: 999, sockets: [{ addr: '0.0.0.0', port: 4500, v6only: false }], tunMtu: 1400, pathMtu: 1500, clampMss: true });
+    expect(t.sockets).toEqual([{ address: '0.0.0.0', port: 4500, family: 4 }]);
+    expect(f.calls.routeAdd).toEqual([{ prefix: '203.0.113.7', prefixLen: 32, spi, remoteAddr: '192.0.2.2', remotePort: 34500, localAddr: '192.0.2.1', localPort: 4500 }]);
+    expect(dp.routes()).toEqual([{ prefix: '203.0.113.7/32', spi }]);
+    // Inside the pool: no extra kernel route.
+    expect(f.calls.tunRoute).toEqual(['add 203.0.113.0/24']);
+    await dp.close();
+    expect(f.calls.stopped).toBe(1);
+  });
+
+  test('make-before-break: the newest policy for a prefix wins, the older one takes over again when it goes', async () => {
+    const f = fakeAddon();
+    const dp = make({ addon: f.addon, tun: {} });
+    dp.openNattTransport({ sockets: [{ address: '192.0.2.1', port: 4500 }], onIke: () => {} });
+    const [old, neu] = [nextSpi++, nextSpi++];
+    await dp.addSa(encapSa('out', old));
+    await dp.addSa(encapSa('out', neu));
+    const site = range('10.1.0.0', '10.1.1.255');
+    await dp.addPolicy(outPolicy('c-old', old, site));
+    await dp.addPolicy(outPolicy('c-new', neu, site));
+    expect(f.calls.routeAdd.map((r) => [r.prefix, r.prefixLen, r.spi])).toEqual([
+      ['10.1.0.0', 23, old],
+      ['10.1.0.0', 23, neu],
+    ]);
+    // A site subnet outside every pool gets a kernel route, once for both policies.
+    expect(f.calls.tunRoute).toEqual(['add 10.1.0.0/23']);
+    await dp.delPolicy(outPolicy('c-old', old, site));
+    expect(f.calls.routeAdd).toHaveLength(2); // the installed route already uses the new SA
+    expect(f.calls.routeDel).toEqual([]);
+    expect(dp.routes()).toEqual([{ prefix: '10.1.0.0/23', spi: neu }]);
+    await dp.delPolicy(outPolicy('c-new', neu, site));
+    expect(f.calls.routeDel).toEqual(['10.1.0.0/23']);
+    expect(f.calls.tunRoute).toEqual(['add 10.1.0.0/23', 'del 10.1.0.0/23']);
+    expect(dp.routes()).toEqual([]);
+
+    // The other order: removing the newest hands the prefix back to the older SA.
+    await dp.addPolicy(outPolicy('c-old', old, site));
+    await dp.addPolicy(outPolicy('c-new', neu, site));
+    await dp.delPolicy(outPolicy('c-new', neu, site));
+    expect(f.calls.routeAdd.at(-1)).toMatchObject({ prefix: '10.1.0.0', spi: old });
+  });
+
+  test('a selector range becomes the fewest prefixes; in/fwd policies add no routes', async () => {
+    const f = fakeAddon();
+    const dp = make({ addon: f.addon, tun: {} });
+    dp.openNattTransport({ sockets: [{ address: '192.0.2.1', port: 4500 }], onIke: () => {} });
+    const spi = nextSpi++;
+    await dp.addSa(encapSa('out', spi));
+    await dp.addPolicy({ ...outPolicy('c1', spi, range('10.0.0.1', '10.0.0.6')) });
+    await dp.addPolicy({ ...outPolicy('c1', spi), direction: 'in' });
+    await dp.addPolicy({ ...outPolicy('c1', spi), direction: 'fwd' });
+    expect(f.calls.routeAdd.map((r) => `${r.prefix}/${r.prefixLen}`)).toEqual(['10.0.0.1/32', '10.0.0.2/31', '10.0.0.4/31', '10.0.0.6/32']);
+  });
+
+  test('an outbound SA without UDP encapsulation cannot be routed: a clear error, nothing recorded', async () => {
+    const f = fakeAddon();
+    const dp = make({ addon: f.addon, tun: {} });
+    dp.openNattTransport({ sockets: [{ address: '192.0.2.1', port: 4500 }], onIke: () => {} });
+    const spi = nextSpi++;
+    await dp.addSa({ ...sa('out', spi) });
+    const err = await dp.addPolicy(outPolicy('c1', spi)).catch((e: unknown) => e as Error & { code: string });
+    expect(err).toMatchObject({ code: 'EOPNOTSUPP' });
+    expect(err?.message).toMatch(/not UDP-encapsulated: the userspace data plane sends ESP in UDP \(RFC 3948\) only; set encapsulation: true/);
+    expect(dp.policies()).toEqual([]);
+    expect(f.calls.routeAdd).toEqual([]);
+    await expect(dp.addPolicy(outPolicy('c2', nextSpi++))).rejects.toThrow(/no outbound SA/);
+  });
+
+  test('a new peer endpoint (NAT remapping, MOBIKE) moves the routes of that SA', async () => {
+    const f = fakeAddon();
+    const dp = make({ addon: f.addon, tun: {} });
+    dp.openNattTransport({ sockets: [{ address: '192.0.2.1', port: 4500 }], onIke: () => {} });
+    const spi = nextSpi++;
+    await dp.addSa(encapSa('out', spi));
+    await dp.addPolicy(outPolicy('c1', spi));
+    await dp.updateSa(spi, 'out', { dst: '192.0.2.77', encap: { srcPort: 4500, dstPort: 61000 } });
+    expect(f.calls.routeAdd.at(-1)).toMatchObject({ prefix: '203.0.113.7', spi, remoteAddr: '192.0.2.77', remotePort: 61000 });
+  });
+
+  test('IKE through the transport: local address from the worker, sent from our address and port', async () => {
+    const f = fakeAddon();
+    const dp = make({ addon: f.addon, tun: {} });
+    const got: unknown[] = [];
+    const t = dp.openNattTransport({ sockets: [{ address: '0.0.0.0', port: 0 }], onIke: (d) => got.push(d) });
+    expect(t.sockets).toEqual([{ address: '0.0.0.0', port: 14500, family: 4 }]);
+    f.deliver(Uint8Array.of(1, 2, 3), '192.0.2.2', 4500, '192.0.2.1', 14500);
+    expect(got).toEqual([{ local: { addr: '192.0.2.1', port: 14500 }, remote: { addr: '192.0.2.2', port: 4500 }, data: Uint8Array.of(1, 2, 3) }]);
+    expect(t.send({ local: { addr: '192.0.2.1', port: 14500 }, remote: { addr: '192.0.2.2', port: 4500 }, data: new Uint8Array(7) })).toBe(true);
+    expect(t.send({ local: { addr: '0.0.0.0', port: 14500 }, remote: { addr: '192.0.2.2', port: 4500 }, data: new Uint8Array(8) })).toBe(true);
+    expect(f.calls.sendIke).toEqual([
+      ['192.0.2.2', 4500, '192.0.2.1', 14500, 7],
+      ['192.0.2.2', 4500, undefined, 14500, 8],
+    ]);
+    expect(() => dp.openNattTransport({ sockets: [{ address: '0.0.0.0', port: 4500 }], onIke: () => {} })).toThrow(/open already/);
+    t.close();
+    expect(f.calls.stopped).toBe(1);
+    expect(t.send({ local: { addr: '192.0.2.1', port: 14500 }, remote: { addr: '192.0.2.2', port: 4500 }, data: new Uint8Array(7) })).toBe(false);
+  });
+
+  test('without a TUN device there is no transport', () => {
+    expect(() => make().openNattTransport({ sockets: [{ address: '0.0.0.0', port: 4500 }], onIke: () => {} })).toThrow(/without a TUN device/);
+  });
+
+  test('inbound SAs carry their selectors into C (RFC 4301 §5.2 policy check)', async () => {
+    const dp = make();
+    const spi = nextSpi++;
+    const key = new Uint8Array(randomBytes(20));
+    await dp.addSa({ ...sa('in', spi), encKey: key, localTs: [LAN], remoteTs: [range('203.0.113.7', '203.0.113.7')] });
+    expect(addon.saAdd({ spi, direction: 'out', encrId: EncrId.AES_GCM_16, encrKeyBits: 128, encKey: key, integId: IntegId.NONE, esn: true, replayWindow: 0 })).toBe(0);
+    try {
+      const inner = (src: number[]) => {
+        const p = new Uint8Array(28);
+        p.set([0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, ...src, 198, 51, 100, 2]);
+        return p;
+      };
+      const good = addon.encrypt(spi, inner([203, 0, 113, 7])) as Uint8Array;
+      const bad = addon.encrypt(spi, inner([203, 0, 113, 8])) as Uint8Array;
+      expect(addon.decrypt(good, true)).toMatchObject({ spi });
+      expect(addon.decrypt(bad, true)).toBe(-13); // EACCES: outside the selectors
+    } finally {
+      addon.saDel(spi, 'out');
+    }
   });
 });

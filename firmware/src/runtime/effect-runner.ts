@@ -92,7 +92,7 @@ export function createEffectRunner(opts: EffectRunnerOptions): EffectRunner {
       result = { ok: false, reason: `internal error during certificate validation: ${err instanceof Error ? err.message : String(err)}` };
     }
     if (closed) return;
-    logger.debug('certificate validation done', { ref, ok: result.ok, ...(result.ok ? { subject: result.subject } : { reason: result.reason }) });
+    if (logger.enabled('debug')) logger.debug('certificate validation done', { ref, ok: result.ok, ...(result.ok ? { subject: result.subject } : { reason: result.reason }) });
     try {
       opts.resume(ref, result);
     } catch (err) {
@@ -111,7 +111,8 @@ export function createEffectRunner(opts: EffectRunnerOptions): EffectRunner {
           try {
             await applyDp(e);
             stats.dpOk++;
-            logger.debug(e.type, describe(e));
+            // describe() allocates; at info level, skip it (four data-plane effects per handshake).
+            if (logger.enabled('debug')) logger.debug(e.type, describe(e));
           } catch (err) {
             stats.dpFailed++;
             logger.error(`${e.type} failed`, { ...describe(e), error: err instanceof Error ? err.message : String(err) });

@@ -153,6 +153,45 @@ describe('startGateway with a fake engine', () => {
     await gw.stopped;
   });
 
+  it('data-plane lifetimes reach the engine as dp.expire commands, and acquires as dp.acquire', async () => {
+    const { dp, engine } = await startFake(baseConfig());
+    dp.emit({ type: 'expire', kind: 'soft', spi: 0xc0ffee, direction: 'in', childId: 'c1' });
+    dp.emit({ type: 'expire', kind: 'hard', spi: 0xc0ffef, direction: 'out', childId: 'c1' });
+    const ts = { startAddr: '10.0.0.1', endAddr: '10.0.0.1', ipProtocol: 0, startPort: 0, endPort: 65535 };
+    dp.emit({ type: 'acquire', localTs: ts, remoteTs: ts });
+    dp.emit({ type: 'mapping', spi: 1, newRemote: { addr: '192.0.2.9', port: 4500 } });
+    expect(engine.commands).toEqual([
+      { type: 'dp.expire', spi: 0xc0ffee, direction: 'in', kind: 'soft' },
+      { type: 'dp.expire', spi: 0xc0ffef, direction: 'out', kind: 'hard' },
+      { type: 'dp.acquire', localTs: ts, remoteTs: ts },
+    ]);
+  });
+
+  it('the status file carries the traffic counters of each CHILD_SA, refreshed while running', async () => {
+    const statusFile = join(dir, 'traffic-status.json');
+    const { gw, engine, dp } = await startFake(baseConfig(), { statusFile, statusRefreshMs: 20 });
+    const key = new Uint8Array(20);
+    const base = { childId: 'c1', src: '127.0.0.1', dst: '127.0.0.2', encrId: EncrId.AES_GCM_16, encrKeyBits: 128, encKey: key, integId: IntegId.NONE, integKey: new Uint8Array(0), esn: true, replayWindow: 64, lifetime: { softSec: 0, hardSec: 0 }, localTs: [], remoteTs: [] };
+    await dp.addSa({ ...base, direction: 'in', spi: 0x1001 });
+    await dp.addSa({ ...base, direction: 'out', spi: 0x2002 });
+    engine.sas = [
+      {
+        ikeId: 'i1', conn: 'rw', state: 'established', initiator: false, spiI: '01', spiR: '02', local: { addr: '127.0.0.1', port: 4500 }, remote: { addr: '127.0.0.2', port: 4500 }, proposal: 'p', natLocal: false, natRemote: true, virtualIps: [], createdMs: 1, establishedMs: 2,
+        children: [{ childId: 'c1', name: 'net', spiIn: 0x1001, spiOut: 0x2002, proposal: 'p', localTs: [], remoteTs: [], encap: true, createdMs: 1 }],
+      },
+    ];
+    dp.recordTraffic(0x1001, 'in', 8400, 100);
+    dp.recordTraffic(0x2002, 'out', 4200, 50);
+    type Status = { dataplane: { backend: string }; sas: { children: { traffic?: { in: { bytes: number; packets: number }; out: { bytes: number; packets: number } } }[] }[] };
+    const read = () => JSON.parse(readFileSync(statusFile, 'utf8')) as Status;
+    await until(() => read().sas[0]?.children[0]?.traffic !== undefined, 2000, 'traffic in the status file');
+    expect(read().dataplane.backend).toBe('mock');
+    expect(read().sas[0]!.children[0]!.traffic).toMatchObject({ in: { bytes: 8400, packets: 100 }, out: { bytes: 4200, packets: 50 } });
+    dp.recordTraffic(0x1001, 'in', 600, 4);
+    await until(() => read().sas[0]!.children[0]!.traffic!.in.packets === 104, 2000, 'the next refresh');
+    await gw.stop();
+  });
+
   it('ticks the engine at Output.wakeAtMs', async () => {
     const { gw, engine } = await startFake(baseConfig());
     let ticks = 0;
@@ -231,9 +270,9 @@ describe('startGateway with a fake engine', () => {
     probe.close();
   });
 
-  it('an explicitly requested backend that is not built stops the start', async () => {
+  it('an explicitly requested backend this kernel cannot run stops the start, saying why', async () => {
     await expect(startGateway(baseConfig({ dataplane: { backend: 'xfrm', offload: 'auto' } }), { logger: createLogger({ write: () => {} }) })).rejects.toThrow(
-      /backend "xfrm" is not built yet/,
+      /backend "xfrm" cannot start: kernel has no ESP/
     );
   });
 

@@ -1,16 +1,20 @@
 // Wires the sans-IO engine to sockets, timers, the data plane and listeners (ARCHITECTURE.md §1; RFC 7296 §2.4 timing).
 /*
  * Flow: socket → engine.receive → route(Output); timer → engine.tick → route; effect results (certificate
- * validation) → engine.command(resume) → route. route() starts the effects, sends datagrams, publishes events
- * and re-arms the timer. Everything engine-facing runs on the one JS thread, so the engine is never re-entered.
+ * validation) → engine.command(resume) → route; data-plane lifetimes → engine.command(dp.expire) → route.
+ * route() starts the effects, sends datagrams, publishes events and re-arms the timer. Everything engine-facing
+ * runs on the one JS thread, so the engine is never re-entered.
  * Startup order: crypto self-test (refuse on failure), data plane, sockets, engine, then start_action children.
+ * With the userspace data plane the NAT-T sockets belong to its packet worker (ESP and IKE share them): the
+ * socket layer only sees the IKE datagrams the worker hands up.
  */
 import { renameSync, writeFileSync } from 'node:fs';
 import type { ConnectionConfig, GatewayConfig } from '../config/types.ts';
 import { createCryptoSuite } from '../crypto/suite.ts';
 import { runSelfTest } from '../crypto/self-test.ts';
 import { selectDataplane } from '../dataplane/select.ts';
-import type { Dataplane } from '../dataplane/types.ts';
+import type { Dataplane, DataplaneEvent, SaCounters } from '../dataplane/types.ts';
+import type { UserspaceDataplane } from '../dataplane/userspace.ts';
 import { createEngine, type Engine, type EngineOptions } from '../ike/engine.ts';
 import type { Command, EngineEvent, Output, ValidateChainRequest, ValidateChainResult } from '../ike/io.ts';
 import { validateChain } from '../pki/chain.ts';
@@ -19,7 +23,7 @@ import { createEffectRunner, type EffectRunnerStats } from './effect-runner.ts';
 import { createEventBus, type EventBus } from './events.ts';
 import { createLogger, type Logger, type LogLevel } from './logger.ts';
 import { createWakeTimer } from './timers.ts';
-import { kernelSourceFor, openUdp, type BoundSocket, type UdpStats } from './udp.ts';
+import { kernelSourceFor, openUdp, type BoundSocket, type NattProvider, type UdpStats } from './udp.ts';
 
 /** The part of the engine the runtime drives (a fake in tests). */
 export type EngineLike = Pick<Engine, 'receive' | 'tick' | 'command' | 'listSas'> & Partial<Pick<Engine, 'stats'>>;
@@ -43,12 +47,16 @@ export interface GatewayOptions {
   stopGraceMs?: number;
   /** Re-scan interface addresses for wildcard listen entries this often (default 15 s; 0 = never). */
   addressRefreshMs?: number;
+  /** Rewrite the status file this often with fresh SA traffic counters (default 2 s; 0 = only on SA changes). */
+  statusRefreshMs?: number;
 }
 
 export interface GatewayStats {
   udp: UdpStats;
   effects: EffectRunnerStats;
   engine?: unknown;
+  /** The userspace data plane's packet worker (native counters), when it runs. */
+  worker?: Record<string, number>;
 }
 
 export interface Gateway {
@@ -167,6 +175,26 @@ function writeStatus(path: string, body: unknown, logger: Logger): void {
   }
 }
 
+/** The userspace backend owns the NAT-T sockets (ESP and IKE share them, RFC 3948); other backends do not. */
+function nattOwner(dp: Dataplane): UserspaceDataplane | undefined {
+  return typeof (dp as Partial<UserspaceDataplane>).openNattTransport === 'function' ? (dp as UserspaceDataplane) : undefined;
+}
+
+/** A data-plane event as the engine command it stands for (RFC 4301 §4.4.2.1 lifetimes, acquires); null if none. */
+export function dataplaneCommand(e: DataplaneEvent): Command | null {
+  switch (e.type) {
+    case 'expire':
+      return { type: 'dp.expire', spi: e.spi, direction: e.direction, kind: e.kind };
+    case 'acquire':
+      return { type: 'dp.acquire', localTs: e.localTs, remoteTs: e.remoteTs };
+    case 'mapping':
+      return null; // the engine learns NAT mappings from IKE itself (RFC 7296 §2.23)
+  }
+}
+
+const bigintsToNumbers = (o: object): Record<string, number> =>
+  Object.fromEntries(Object.entries(o).map(([k, v]) => [k, typeof v === 'bigint' ? Number(v) : (v as number)]));
+
 export async function startGateway(config: GatewayConfig, opts: GatewayOptions = {}): Promise<Gateway> {
   const logger = opts.logger ?? createLogger({ level: config.log.level, format: config.log.format });
   const now = opts.now ?? Date.now;
@@ -179,7 +207,11 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
   }
   logger.debug('crypto self-test passed');
   const sig = createSignatureOps();
-  const dataplane = opts.dataplane ?? selectDataplane(config.dataplane, logger);
+  const dataplane = opts.dataplane ?? selectDataplane(config.dataplane, logger, { pools: config.pools.map((p) => p.cidr) });
+  const userspace = nattOwner(dataplane);
+  const natt: NattProvider | undefined = userspace
+    ? { open: (sockets, onDatagram) => userspace.openNattTransport({ sockets, onIke: onDatagram }) }
+    : undefined;
 
   const empty: Output = { send: [], effects: [], events: [] };
   /** The engine promises never to throw; if it does anyway, log it and keep serving the other SAs. */
@@ -213,6 +245,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
     },
     ...(opts.interfaceAddresses ? { interfaceAddresses: opts.interfaceAddresses } : {}),
     ...(opts.sourceFor ? { sourceFor: opts.sourceFor } : {}),
+    ...(natt ? { natt } : {}),
   }).catch(async (err: unknown) => {
     await dataplane.close().catch(() => {});
     throw err;
@@ -242,8 +275,53 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
   });
 
   const statusFile = opts.statusFile;
+  // Traffic counters come from the data plane asynchronously; the status shows the last ones read.
+  const traffic = new Map<string, SaCounters>();
+  const withTraffic = (sas: ReturnType<EngineLike['listSas']>) =>
+    sas.map((sa) => ({
+      ...sa,
+      children: sa.children.map((c) => {
+        const tin = traffic.get(`in:${c.spiIn >>> 0}`);
+        const tout = traffic.get(`out:${c.spiOut >>> 0}`);
+        return { ...c, ...(tin || tout ? { traffic: { in: tin ?? null, out: tout ?? null } } : {}) };
+      }),
+    }));
   const status = (running: boolean): void => {
-    if (statusFile) writeStatus(statusFile, { updatedAt: new Date(now()).toISOString(), pid: process.pid, running, sas: running ? eng.listSas() : [] }, logger);
+    if (!statusFile) return;
+    const worker = userspace?.workerStats();
+    writeStatus(
+      statusFile,
+      {
+        updatedAt: new Date(now()).toISOString(),
+        pid: process.pid,
+        running,
+        dataplane: { backend: dataplane.features().backend, ...(userspace ? { tun: userspace.tunName(), routes: userspace.routes().length } : {}), ...(worker ? { worker: bigintsToNumbers(worker) } : {}) },
+        sas: running ? withTraffic(eng.listSas()) : [],
+      },
+      logger,
+    );
+  };
+  let refreshing = false;
+  const refreshTraffic = async (): Promise<void> => {
+    if (refreshing || stopping) return;
+    refreshing = true;
+    try {
+      const seen = new Set<string>();
+      for (const sa of eng.listSas()) {
+        for (const c of sa.children) {
+          for (const [dir, spi] of [['in', c.spiIn], ['out', c.spiOut]] as const) {
+            const k = `${dir}:${spi >>> 0}`;
+            seen.add(k);
+            const q = await dataplane.querySa(spi, dir).catch(() => null);
+            if (q) traffic.set(k, q);
+          }
+        }
+      }
+      for (const k of [...traffic.keys()]) if (!seen.has(k)) traffic.delete(k);
+      if (!stopping) status(true);
+    } finally {
+      refreshing = false;
+    }
   };
 
   function route(out: Output): void {
@@ -259,7 +337,16 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
     timer.arm(out.wakeAtMs);
   }
 
-  dataplane.onEvent((e) => logger.info(`data plane event: ${e.type}`, { ...e }));
+  dataplane.onEvent((e) => {
+    logger.info(`data plane event: ${e.type}`, { ...e });
+    // Lifetimes run out in the data plane; the engine rekeys (soft) or deletes (hard) the CHILD_SA.
+    const c = dataplaneCommand(e);
+    if (c && !stopping) route(guard(c.type, () => eng.command(c, now())));
+  });
+
+  const statusRefreshMs = opts.statusRefreshMs ?? 2000;
+  const statusTimer = statusFile && statusRefreshMs > 0 ? setInterval(() => void refreshTraffic(), statusRefreshMs) : undefined;
+  (statusTimer as { unref?: () => void } | undefined)?.unref?.();
 
   const refreshMs = opts.addressRefreshMs ?? 15_000;
   const refreshTimer =
@@ -290,7 +377,10 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
       if (!stopping) route(out);
       return out;
     },
-    stats: () => ({ udp: udp.stats(), effects: effects.stats(), ...(eng.stats ? { engine: eng.stats() } : {}) }),
+    stats: () => {
+      const worker = userspace?.workerStats();
+      return { udp: udp.stats(), effects: effects.stats(), ...(eng.stats ? { engine: eng.stats() } : {}), ...(worker ? { worker: bigintsToNumbers(worker) } : {}) };
+    },
     stop() {
       stopPromise ??= (async () => {
         // Tell peers we are going (DELETE for every IKE SA) while the sockets are still open.
@@ -304,6 +394,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
         stopping = true;
         timer.stop();
         if (refreshTimer) clearInterval(refreshTimer);
+        if (statusTimer) clearInterval(statusTimer);
         if (opts.signals) {
           process.off('SIGTERM', onSignal);
           process.off('SIGINT', onSignal);

@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Datagram } from '../ike/io.ts';
 import { createLogger, type Logger } from './logger.ts';
-import { addNonEspMarker, classifyNattPayload, openUdp, type UdpRuntime } from './udp.ts';
+import { addNonEspMarker, classifyNattPayload, openUdp, type NattProvider, type UdpRuntime } from './udp.ts';
 
 type Peer = Bun.udp.Socket<'uint8array'>;
 const opened: { close(): unknown }[] = [];
@@ -158,3 +158,69 @@ describe('openUdp on loopback', () => {
     expect(got).toEqual([]);
   });
 });
+
+/** A NAT-T provider standing in for the userspace data plane's worker: records what crosses the seam. */
+function fakeNatt(opts: { fail?: string } = {}) {
+  const rec = { opened: [] as { address: string; port: number }[][], sent: [] as Datagram[], closed: 0, deliver: (_d: Datagram) => {} };
+  const provider: NattProvider = {
+    open(sockets, onDatagram) {
+      if (opts.fail) throw new Error(opts.fail);
+      rec.opened.push(sockets);
+      rec.deliver = onDatagram;
+      return {
+        sockets: sockets.map((s) => ({ address: s.address, port: s.port || 14500, family: s.address.includes(':') ? (6 as const) : (4 as const) })),
+        send: (d) => (rec.sent.push(d), true),
+        close: () => void rec.closed++,
+      };
+    },
+  };
+  return { provider, rec };
+}
+
+describe('openUdp with the NAT-T ports held by the data plane (RFC 3948: ESP and IKE share them)', () => {
+  it('binds only the IKE port itself; a wildcard NAT-T address is one socket there, not one per interface', async () => {
+    const { provider, rec } = fakeNatt();
+    const { udp } = await runtime({ listen: [{ address: '0.0.0.0', port: 0, nattPort: 0 }], interfaceAddresses: () => ['127.0.0.1', '127.0.0.2'], natt: provider });
+    expect(rec.opened).toEqual([[{ address: '0.0.0.0', port: 0 }]]);
+    expect(udp.bound().map((b) => `${b.address}/${b.natt}`)).toEqual(['127.0.0.1/false', '127.0.0.2/false', '0.0.0.0/true']);
+    expect(udp.bound().find((b) => b.natt)).toEqual({ address: '0.0.0.0', port: 14500, natt: true, family: 4 });
+    await udp.refresh(); // re-expanding the IKE port leaves the NAT-T socket alone
+    expect(rec.opened).toHaveLength(1);
+    await udp.close();
+    expect(rec.closed).toBe(1);
+  });
+
+  it('IKE from the worker arrives with the local address it was sent to; replies on the NAT-T port go back through it', async () => {
+    const { provider, rec } = fakeNatt();
+    const { udp, got } = await runtime({ listen: [{ address: '0.0.0.0', port: 0, nattPort: 0 }], interfaceAddresses: () => ['127.0.0.1'], natt: provider });
+    const d = { local: { addr: '192.0.2.1', port: 14500 }, remote: { addr: '192.0.2.2', port: 4500 }, data: IKE };
+    rec.deliver(d);
+    expect(got).toEqual([d]);
+    expect(udp.send({ ...d, local: { addr: '192.0.2.1', port: 14500 } })).toBe(true);
+    expect(rec.sent).toEqual([d]);
+    expect(udp.stats()).toMatchObject({ received: 1, ikeReceived: 1, sent: 1 });
+    // The IKE port still goes through Bun's socket.
+    const ike = udp.bound().find((b) => !b.natt)!;
+    const p = await peer();
+    expect(udp.send({ local: { addr: '127.0.0.1', port: ike.port }, remote: { addr: '127.0.0.1', port: p.sock.port }, data: IKE })).toBe(true);
+    await until(() => p.got.length === 1);
+    expect(p.got[0]!.data).toEqual(IKE);
+    expect(rec.sent).toHaveLength(1);
+    await udp.close();
+    rec.deliver(d);
+    expect(got).toHaveLength(1);
+  });
+
+  it('a NAT-T provider that cannot bind stops the start and closes the IKE sockets', async () => {
+    const { provider } = fakeNatt({ fail: 'cannot open NAT-T sockets 127.0.0.1:4500: EADDRINUSE' });
+    const probe = await Bun.udpSocket({ hostname: '127.0.0.1', port: 0 });
+    const ikePort = probe.port;
+    probe.close();
+    await expect(
+      openUdp({ listen: [{ address: '127.0.0.1', port: ikePort, nattPort: 4500 }], logger: quietLogger(), onDatagram: () => {}, natt: provider }),
+    ).rejects.toThrow('cannot open NAT-T sockets 127.0.0.1:4500: EADDRINUSE');
+    const again = await Bun.udpSocket({ hostname: '127.0.0.1', port: ikePort }); // free again
+    again.close();
+  });
+});
+

@@ -6,9 +6,14 @@
  * since and drops those that vanished.
  *
  * Receive on a NAT-T port: 0xFF alone = keepalive (ignored); four zero octets = non-ESP marker, stripped, IKE;
- * anything else non-empty = ESP-in-UDP, which the data plane will own; today it is counted and dropped.
+ * anything else non-empty = ESP-in-UDP, counted and dropped here (no data plane owns it).
  * Send: the Datagram's local endpoint picks the socket; a NAT-T socket prepends the marker. A wildcard or
  * unknown local address is resolved by asking the kernel which source it would use toward the peer.
+ *
+ * With a NAT-T provider (the userspace data plane), the NAT-T ports are not Bun sockets: the native worker owns
+ * them, because ESP-in-UDP and IKE share the port (RFC 3948) and ESP must stay in C. It reads the local address
+ * of each datagram (IP_PKTINFO) and sends from a chosen source, so a wildcard NAT-T listen address is one socket,
+ * not one per interface; the IKE port keeps the per-interface Bun sockets.
  */
 import dgram from 'node:dgram';
 import { networkInterfaces } from 'node:os';
@@ -46,8 +51,23 @@ export interface UdpRuntime {
   close(): Promise<void>;
 }
 
+/** NAT-T sockets held elsewhere (the userspace data plane's packet worker); IKE only crosses this seam. */
+export interface NattTransportLike {
+  readonly sockets: readonly { address: string; port: number; family: 4 | 6 }[];
+  /** Sends IKE (the owner adds the non-ESP marker); false when it could not be sent. */
+  send(d: Datagram): boolean;
+  close(): void;
+}
+
+export interface NattProvider {
+  /** Binds these NAT-T endpoints (port 0 = any; wildcards stay one socket) and delivers IKE to onDatagram. */
+  open(sockets: { address: string; port: number }[], onDatagram: (d: Datagram) => void): NattTransportLike;
+}
+
 export interface UdpOptions {
   listen: readonly ListenConfig[];
+  /** Who holds the NAT-T ports; default: Bun sockets here, which drop ESP. */
+  natt?: NattProvider;
   onDatagram: (d: Datagram) => void;
   logger: Logger;
   /** Interface addresses for wildcard expansion (default: os.networkInterfaces, link-local excluded). */
@@ -195,8 +215,9 @@ export async function openUdp(opts: UdpOptions): Promise<UdpRuntime> {
   };
 
   const bindListen = async (l: ListenConfig, index: number, explicitFails: boolean): Promise<void> => {
+    const ports = opts.natt ? ([[l.port, false]] as const) : ([[l.port, false], [l.nattPort, true]] as const);
     for (const address of addressesFor(l)) {
-      for (const [port, natt] of [[l.port, false], [l.nattPort, true]] as const) {
+      for (const [port, natt] of ports) {
         if (port !== 0 && slots.has(key(address, port))) continue;
         try {
           const slot = await bindOne(address, port, natt, index);
@@ -221,6 +242,19 @@ export async function openUdp(opts: UdpOptions): Promise<UdpRuntime> {
     }
   };
 
+  let natt: NattTransportLike | undefined;
+  const nattPorts = new Set<number>();
+  const onNatt = (d: Datagram): void => {
+    if (closed) return;
+    stats.received++;
+    stats.ikeReceived++;
+    try {
+      opts.onDatagram({ local: { addr: unmap(d.local.addr), port: d.local.port }, remote: { addr: unmap(d.remote.addr), port: d.remote.port }, data: d.data });
+    } catch (err) {
+      logger.error('datagram handler failed', { error: err instanceof Error ? err.message : String(err), remote: `${d.remote.addr}:${d.remote.port}` });
+    }
+  };
+
   try {
     for (const [i, l] of opts.listen.entries()) {
       await bindListen(l, i, true);
@@ -228,7 +262,13 @@ export async function openUdp(opts: UdpOptions): Promise<UdpRuntime> {
         logger.warn(`listen ${l.address}: no IPv${familyOf(l.address)} interface address to bind`);
       }
     }
-    if (slots.size === 0) throw new Error('no socket could be opened on any listen address');
+    if (opts.natt) {
+      const wanted = new Map<string, { address: string; port: number }>();
+      for (const l of opts.listen) wanted.set(key(l.address, l.nattPort), { address: l.address, port: l.nattPort });
+      natt = opts.natt.open([...wanted.values()], onNatt);
+      for (const s of natt.sockets) nattPorts.add(s.port);
+    }
+    if (slots.size === 0 && !natt) throw new Error('no socket could be opened on any listen address');
   } catch (err) {
     for (const [k, s] of slots) closeSlot(k, s);
     throw err;
@@ -263,10 +303,22 @@ export async function openUdp(opts: UdpOptions): Promise<UdpRuntime> {
   };
 
   const runtime: UdpRuntime = {
-    bound: () => [...slots.values()].map((s) => ({ ...s.info })),
+    bound: () => [
+      ...[...slots.values()].map((s) => ({ ...s.info })),
+      ...(natt?.sockets ?? []).map((s) => ({ address: s.address, port: s.port, natt: true, family: s.family })),
+    ],
 
     send(d) {
       if (closed) return false;
+      if (natt && nattPorts.has(d.local.port)) {
+        const ok = natt.send(d);
+        if (ok) stats.sent++;
+        else {
+          stats.sendFailed++;
+          logger.warn('send failed', { local: `${d.local.addr}:${d.local.port}`, remote: `${d.remote.addr}:${d.remote.port}` });
+        }
+        return ok;
+      }
       const exact = findSlot(d.local);
       if (exact) return transmit(exact, d);
       const cached = sourceCache.get(d.remote.addr);
@@ -301,6 +353,7 @@ export async function openUdp(opts: UdpOptions): Promise<UdpRuntime> {
     async close() {
       closed = true;
       for (const [k, s] of [...slots]) closeSlot(k, s);
+      natt?.close();
     },
   };
   return runtime;

@@ -1,0 +1,84 @@
+// Traffic through a tunnel between test namespaces: ping summaries and iperf3 TCP runs (RFC 4303 ESP carries them).
+//
+// Shared by test/interop/tunnel.test.ts and test/bench/tunnel-throughput.ts. Every process runs inside a
+// namespace of the topology and is started and stopped by the topology (by PID).
+import { spawnSync } from 'node:child_process';
+import type { Role, Topology } from '../support/netns.ts';
+
+export interface PingSummary {
+  transmitted: number;
+  received: number;
+  lossPct: number;
+  rttAvgMs: number | null;
+  output: string;
+  code: number | null;
+}
+
+/** `ping -n -c COUNT -i INTERVAL` from a namespace, parsed. */
+export async function ping(topo: Topology, from: Role, to: string, opts: { count?: number; intervalSec?: number; size?: number; timeoutMs?: number } = {}): Promise<PingSummary> {
+  const count = opts.count ?? 20;
+  const args = ['ping', '-n', '-q', '-c', String(count), '-i', String(opts.intervalSec ?? 0.1), '-W', '2', '-s', String(opts.size ?? 56), to];
+  const r = await topo.exec(from, args, { timeoutMs: opts.timeoutMs ?? 10_000 + count * 1000 });
+  const m = /(\d+) packets transmitted, (\d+) received(?:, \+\d+ errors)?, ([\d.]+)% packet loss/.exec(r.stdout);
+  const rtt = /= [\d.]+\/([\d.]+)\//.exec(r.stdout);
+  return {
+    transmitted: m ? Number(m[1]) : 0,
+    received: m ? Number(m[2]) : 0,
+    lossPct: m ? Number(m[3]) : 100,
+    rttAvgMs: rtt ? Number(rtt[1]) : null,
+    output: `${r.stdout}${r.stderr}`,
+    code: r.code,
+  };
+}
+
+export function iperf3Available(): boolean {
+  return spawnSync('iperf3', ['--version'], { encoding: 'utf8' }).status === 0;
+}
+
+export interface IperfResult {
+  /** Receiver-side goodput, bits per second. */
+  bitsPerSecond: number;
+  retransmits: number;
+  seconds: number;
+  bytes: number;
+}
+
+/**
+ * One iperf3 TCP run: server (one-off, `-1`) in `serverRole` bound to `serverAddr`, client in `clientRole`.
+ * Resolves with the receiver's numbers; throws with both outputs when the run fails.
+ */
+export async function iperf3(
+  topo: Topology,
+  opts: { serverRole: Role; serverAddr: string; clientRole: Role; seconds?: number; port?: number; reverse?: boolean; clientBind?: string },
+): Promise<IperfResult> {
+  const port = opts.port ?? 5201;
+  const server = topo.spawn(opts.serverRole, ['iperf3', '-s', '-1', '--forceflush', '-B', opts.serverAddr, '-p', String(port)]);
+  let serverOut = '';
+  server.child.stdout?.setEncoding('utf8').on('data', (d: string) => (serverOut += d));
+  server.child.stderr?.setEncoding('utf8').on('data', (d: string) => (serverOut += d));
+  try {
+    const deadline = Date.now() + 5000;
+    while (!/Server listening/.test(serverOut)) {
+      if (!server.isRunning() || Date.now() > deadline) throw new Error(`iperf3 server did not start:\n${serverOut}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const seconds = opts.seconds ?? 3;
+    const args = ['iperf3', '-c', opts.serverAddr, '-p', String(port), '-t', String(seconds), '-J'];
+    if (opts.reverse) args.push('-R');
+    if (opts.clientBind) args.push('-B', opts.clientBind);
+    const r = await topo.exec(opts.clientRole, args, { timeoutMs: (seconds + 15) * 1000 });
+    let json: { error?: string; end?: { sum_received?: { bits_per_second: number; seconds: number; bytes: number }; sum_sent?: { retransmits?: number } } };
+    try {
+      json = JSON.parse(r.stdout) as typeof json;
+    } catch {
+      throw new Error(`iperf3 client output is not JSON (code ${r.code}):\n${r.stdout}${r.stderr}\n--- server ---\n${serverOut}`);
+    }
+    const recv = json.end?.sum_received;
+    if (json.error || !recv) throw new Error(`iperf3 failed: ${json.error ?? 'no result'}\n--- server ---\n${serverOut}`);
+    return { bitsPerSecond: recv.bits_per_second, seconds: recv.seconds, bytes: recv.bytes, retransmits: json.end?.sum_sent?.retransmits ?? 0 };
+  } finally {
+    await server.stop(1000);
+  }
+}
+
+export const mbit = (bps: number): string => `${(bps / 1e6).toFixed(1)} Mbit/s`;
