@@ -4,7 +4,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const root = join(import.meta.dirname, '..', '..');
-const cores = ['firmware/src/ike', 'firmware/src/esp'];
+const cores = ['firmware/src/ike', 'firmware/src/esp', 'firmware/src/eap'];
 
 const forbiddenModules = [
   /^(node:)?(dgram|net|tls|fs|fs\/promises|child_process|worker_threads|http|https|timers|os|cluster)$/,
