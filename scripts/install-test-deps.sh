@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Installs the system packages the interop tests and benchmarks need (strongSwan as the reference IKEv2 peer,
-# iproute2 for network namespaces, iperf3 for traffic through the tunnel). Idempotent and quiet: does nothing
-# when everything is present.
+# iproute2 for network namespaces, iperf3 for traffic through the tunnel, tcpdump for captures on the outside
+# link). Idempotent and quiet: does nothing when everything is present.
 # Usage: scripts/install-test-deps.sh [--with-capture]   (--with-capture adds tshark for fixture captures)
 set -euo pipefail
 
-packages=(libssl-dev make g++ python3 strongswan-swanctl strongswan-charon libcharon-extra-plugins libstrongswan-extra-plugins strongswan-pki iproute2 iputils-ping ethtool iperf3)
+packages=(libssl-dev make g++ python3 strongswan-swanctl strongswan-charon libcharon-extra-plugins libstrongswan-extra-plugins strongswan-pki iproute2 iputils-ping ethtool iperf3 tcpdump freeradius freeradius-utils)
 if [[ "${1:-}" == "--with-capture" ]]; then packages+=(tshark); fi
 
 missing=()
@@ -26,7 +26,8 @@ echo "install-test-deps: installing ${missing[*]}" >&2
 # tshark asks whether non-root users may capture; answer no, non-interactively.
 echo 'wireshark-common wireshark-common/install-setuid boolean false' | "${SUDO[@]}" debconf-set-selections 2>/dev/null || true
 "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# The packaged units must not start a system-wide charon that would hold UDP 500/4500 in the host namespace.
+# The packaged units must not start a system-wide charon that would hold UDP 500/4500 in the host namespace,
+# nor a system FreeRADIUS (tests run private instances on their own ports).
 if command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
-  "${SUDO[@]}" systemctl disable --now strongswan-starter.service strongswan.service >/dev/null 2>&1 || true
+  "${SUDO[@]}" systemctl disable --now strongswan-starter.service strongswan.service freeradius.service >/dev/null 2>&1 || true
 fi
