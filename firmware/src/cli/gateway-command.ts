@@ -54,6 +54,9 @@ Options:
                            "event" set on SA records (ike.up, child.up, ike.down, child.down, auth.failed,
                            ike.failed) and on the startup line ("ready")
       --status-file PATH   Rewrite PATH with the IKE/CHILD SA list (JSON) whenever an SA comes or goes
+      --db PATH            Keep config versions, audit and SA events in this SQLite store; the store is then
+                           authoritative for the config in force (docs/control-api.md)
+      --control-socket PATH  Serve the control API ("outpost ctl") on this unix socket (mode 0600)
   -h, --help               Show this help
 `,
   async run(argv, io) {
@@ -62,6 +65,8 @@ Options:
       'log-level': { value: true },
       'log-format': { value: true },
       'status-file': { value: true },
+      db: { value: true },
+      'control-socket': { value: true },
       help: { value: false, short: 'h' },
     });
     const usageError = (msg: string) => {
@@ -81,6 +86,22 @@ Options:
     const format = args.flags['log-format'];
     if (format !== undefined && !(FORMATS as readonly unknown[]).includes(format)) return usageError(`--log-format must be one of ${FORMATS.join(', ')}`);
     const statusFile = args.flags['status-file'];
+    // --- control plane integration (docs/control-api.md): with a store or a control socket, run supervised ---
+    const db = args.flags.db;
+    const controlSocket = args.flags['control-socket'];
+    if (typeof db === 'string' || typeof controlSocket === 'string') {
+      const { runControlledGateway } = await import('./ctl-gateway.ts');
+      return runControlledGateway({
+        configPath: file,
+        io,
+        ...(typeof db === 'string' ? { dbPath: db } : {}),
+        ...(typeof controlSocket === 'string' ? { socketPath: controlSocket } : {}),
+        ...(typeof level === 'string' ? { level: level as LogLevel } : {}),
+        ...(typeof format === 'string' ? { format: format as (typeof FORMATS)[number] } : {}),
+        ...(typeof statusFile === 'string' ? { statusFile } : {}),
+      });
+    }
+    // --- end control plane integration ---
 
     const loaded = await loadConfigFile(file);
     if (!loaded.ok) {

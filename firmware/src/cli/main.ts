@@ -2,12 +2,13 @@
 import { parseArgs } from './args.ts';
 import { checkConfigCommand } from './check-config-command.ts';
 import type { Subcommand } from './command.ts';
+import { ctlCommand } from './ctl-command.ts';
 import { gatewayCommand } from './gateway-command.ts';
 import { Exit, processIo, type CliIo } from './io.ts';
 import { selfTestCommand } from './self-test-command.ts';
 import { versionCommand } from './version-command.ts';
 
-export const SUBCOMMANDS: readonly Subcommand[] = [gatewayCommand, checkConfigCommand, selfTestCommand, versionCommand];
+export const SUBCOMMANDS: readonly Subcommand[] = [gatewayCommand, ctlCommand, checkConfigCommand, selfTestCommand, versionCommand];
 
 export function mainUsage(): string {
   const width = Math.max(...SUBCOMMANDS.map((c) => c.name.length));
