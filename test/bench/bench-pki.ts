@@ -24,6 +24,14 @@ export interface BenchCa extends BenchCert {
 
 const ECDSA_SHA256 = '1.2.840.10045.4.3.2';
 
+/** Validity period; default from a day ago to 30 days ahead. UTCTime keeps whole seconds. */
+export interface Validity {
+  notBeforeMs?: number;
+  notAfterMs?: number;
+}
+
+const secondsOf = (ms: number) => Math.floor(ms / 1000) * 1000;
+
 function ab(u: Uint8Array): ArrayBuffer {
   return u.buffer.slice(u.byteOffset, u.byteOffset + u.byteLength) as ArrayBuffer;
 }
@@ -53,7 +61,7 @@ function ext(extnID: string, critical: boolean, value: asn1js.AsnType): pkijs.Ex
 function mint(
   cn: string,
   issuer: { cn: string; key: KeyObject; spkiDer: Uint8Array } | 'self',
-  opts: { ca?: boolean; fqdn?: string; eku?: string[] },
+  opts: { ca?: boolean; fqdn?: string; eku?: string[] } & Validity,
 ): { certDer: Uint8Array; key: KeyObject; spkiDer: Uint8Array; keyDer: Uint8Array } {
   const kp = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const spkiDer = new Uint8Array(kp.publicKey.export({ type: 'spki', format: 'der' }));
@@ -67,8 +75,8 @@ function mint(
   cert.issuer = name(iss.cn);
   cert.subject = name(cn);
   const now = Date.now();
-  cert.notBefore = new pkijs.Time({ type: 0, value: new Date(now - 86_400_000) });
-  cert.notAfter = new pkijs.Time({ type: 0, value: new Date(now + 30 * 86_400_000) });
+  cert.notBefore = new pkijs.Time({ type: 0, value: new Date(secondsOf(opts.notBeforeMs ?? now - 86_400_000)) });
+  cert.notAfter = new pkijs.Time({ type: 0, value: new Date(secondsOf(opts.notAfterMs ?? now + 30 * 86_400_000)) });
   cert.subjectPublicKeyInfo = pkijs.PublicKeyInfo.fromBER(ab(spkiDer));
   const exts = [
     ext('2.5.29.19', true, new pkijs.BasicConstraints({ cA: opts.ca === true }).toSchema()),
@@ -90,8 +98,8 @@ function mint(
   return { certDer: new Uint8Array(cert.toSchema(true).toBER(false)), key: kp.privateKey, spkiDer, keyDer };
 }
 
-export function makeBenchCa(cn = 'Outpost Bench CA'): BenchCa {
-  const m = mint(cn, 'self', { ca: true });
+export function makeBenchCa(cn = 'Outpost Bench CA', validity: Validity = {}): BenchCa {
+  const m = mint(cn, 'self', { ca: true, ...validity });
   return {
     fqdn: cn,
     subject: `O=Outpost Bench, CN=${cn}`,
@@ -105,7 +113,7 @@ export function makeBenchCa(cn = 'Outpost Bench CA'): BenchCa {
 }
 
 /** An end-entity certificate for `fqdn` (SAN dNSName, EKU server+client auth) issued by `ca`. */
-export function issueBenchCert(ca: BenchCa, fqdn: string): BenchCert {
-  const m = mint(fqdn, { cn: ca.fqdn, key: ca.privateKey, spkiDer: ca.spkiDer }, { fqdn, eku: ['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2'] });
+export function issueBenchCert(ca: BenchCa, fqdn: string, validity: Validity = {}): BenchCert {
+  const m = mint(fqdn, { cn: ca.fqdn, key: ca.privateKey, spkiDer: ca.spkiDer }, { fqdn, eku: ['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2'], ...validity });
   return { fqdn, certDer: m.certDer, certPem: pem('CERTIFICATE', m.certDer), keyDer: m.keyDer, keyPem: pem('PRIVATE KEY', m.keyDer) };
 }

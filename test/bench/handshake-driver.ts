@@ -1,9 +1,10 @@
 // Benchmark load generator: Outpost's sans-IO engine as IKEv2 initiator (RFC 7296) for K identities over real UDP.
 //
 // Started by handshakes.ts inside the client namespace: `bun handshake-driver.ts JOB.json`. It builds one
-// connection per identity, binds UDP 500/4500 (RFC 3948 non-ESP marker on 4500), prints `READY`, waits for
-// `GO` on stdin, then keeps `window` IKE SAs in flight until all K are up (or failed) and prints
-// `DONE {json}`. It then idles with every SA established so the responder's memory can be read, until killed.
+// connection per identity, binds UDP 500/4500 (RFC 3948 non-ESP marker on 4500), prints `READY`, then for each
+// `GO [n]` on stdin keeps `window` IKE SAs in flight until the next n identities are up (or failed) and prints
+// `DONE {json}` with that batch's counts and latencies (a warm-up batch, then the measured one). It idles with
+// every SA established in between, so the responder's memory can be read, until killed.
 // The engine is driven by a minimal loop of our own (sockets, one timer, chain validation) so the benchmark
 // does not depend on the runtime's internals; ESP is never sent.
 import { createSocket, type Socket } from 'node:dgram';
@@ -26,6 +27,9 @@ export interface DriverJob {
   remoteTs: string[];
   remoteId: string;
   caDerHex: string;
+  /** pubkey (certificates, the default) or psk (then every identity shares pskHex). */
+  auth?: 'pubkey' | 'psk';
+  pskHex?: string;
   identities: { fqdn: string; certDerHex: string; keyDerHex: string }[];
   window: number;
   timeoutMs: number;
@@ -40,12 +44,16 @@ export interface DriverResult {
   retransmits: number;
   sent: number;
   received: number;
+  /** Initiate → CHILD_SA up, per established SA, in ms (includes queueing behind the window). */
+  latencyP50Ms: number;
+  latencyP99Ms: number;
 }
 
 const fromHex = (h: string) => new Uint8Array(Buffer.from(h, 'hex'));
 
-function buildConfig(job: DriverJob): GatewayConfig {
+export function buildConfig(job: DriverJob): GatewayConfig {
   const ca = fromHex(job.caDerHex);
+  const psk = job.auth === 'psk';
   const connections: ConnectionConfig[] = job.identities.map((id, i) => ({
     name: `b${i}`,
     remoteAddrs: [job.remoteAddr],
@@ -53,8 +61,11 @@ function buildConfig(job: DriverJob): GatewayConfig {
     localAddrs: [job.localAddr],
     ikeProposals: [job.ikeProposal],
     legacy: false,
-    local: { id: `fqdn:${id.fqdn}`, auth: 'pubkey', certChain: [fromHex(id.certDerHex)], privateKey: fromHex(id.keyDerHex) },
-    remote: { id: job.remoteId, auth: 'pubkey', cas: ['bench'] },
+    local: psk
+      ? { id: `fqdn:${id.fqdn}`, auth: 'psk' }
+      : { id: `fqdn:${id.fqdn}`, auth: 'pubkey', certChain: [fromHex(id.certDerHex)], privateKey: fromHex(id.keyDerHex) },
+    remote: { id: job.remoteId, auth: psk ? 'psk' : 'pubkey', cas: psk ? [] : ['bench'] },
+    ...(psk ? { psk: fromHex(job.pskHex ?? '') } : {}),
     pools: [],
     children: [
       {
@@ -75,7 +86,7 @@ function buildConfig(job: DriverJob): GatewayConfig {
     mobike: false,
     fragmentation: true,
     fragmentSize: 1280,
-    sendCertReq: true,
+    sendCertReq: !psk,
   }));
   return {
     listen: [{ address: job.localAddr, port: 500, nattPort: 4500 }],
@@ -90,23 +101,27 @@ function buildConfig(job: DriverJob): GatewayConfig {
   };
 }
 
+function percentile(xs: number[], p: number): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
+}
+
 async function main(): Promise<void> {
   const job = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as DriverJob;
-  const k = job.identities.length;
+  const total = job.identities.length;
   const engine = createEngine({ config: buildConfig(job), crypto: createCryptoSuite(), sig: createSignatureOps(), nowMs: Date.now() });
   const NON_ESP = new Uint8Array(4);
   const sockets = new Map<number, Socket>();
   let timer: ReturnType<typeof setTimeout> | undefined;
-  let established = 0;
-  let failed = 0;
   let inFlight = 0;
   let next = 0;
-  let started = 0;
   let sent = 0;
   let received = 0;
-  const failures: Record<string, number> = {};
-  const retransmitsBefore = () => engine.stats().counters['retransmit-sent'] ?? 0;
-  let finish: (() => void) | undefined;
+  /** The batch being driven: identities [next, end) are launched, at most `window` at a time. */
+  let batch: { end: number; size: number; established: number; failed: number; failures: Record<string, number>; latencies: number[]; finish: () => void } | undefined;
+  const startedAt = new Map<string, number>();
+  const retransmits = () => engine.stats().counters['retransmit-sent'] ?? 0;
 
   const send = (d: Datagram) => {
     const sock = sockets.get(d.local.port) ?? sockets.get(500)!;
@@ -116,21 +131,28 @@ async function main(): Promise<void> {
   };
 
   const launch = () => {
-    while (inFlight < job.window && next < k) {
+    while (batch && inFlight < job.window && next < batch.end) {
       inFlight++;
-      handle(engine.command({ type: 'initiate', conn: `b${next++}` }, Date.now()));
+      const conn = `b${next++}`;
+      startedAt.set(conn, performance.now());
+      handle(engine.command({ type: 'initiate', conn }, Date.now()));
     }
   };
 
-  const settle = (ok: boolean, why?: string) => {
+  const settle = (conn: string | undefined, ok: boolean, why?: string) => {
+    const t = conn === undefined ? undefined : startedAt.get(conn);
+    if (conn !== undefined) startedAt.delete(conn);
     inFlight--;
-    if (ok) established++;
-    else {
-      failed++;
+    if (!batch) return;
+    if (ok) {
+      batch.established++;
+      if (t !== undefined) batch.latencies.push(performance.now() - t);
+    } else {
+      batch.failed++;
       const key = why ?? 'unknown';
-      failures[key] = (failures[key] ?? 0) + 1;
+      batch.failures[key] = (batch.failures[key] ?? 0) + 1;
     }
-    if (established + failed >= k) finish?.();
+    if (batch.established + batch.failed >= batch.size) batch.finish();
   };
 
   function handle(out: Output): void {
@@ -140,8 +162,8 @@ async function main(): Promise<void> {
       void validateChain(e.request).then((result) => handle(engine.command({ type: 'resume', ref: e.ref, result }, Date.now())));
     }
     for (const ev of out.events) {
-      if (ev.type === 'child.up') settle(true);
-      else if (ev.type === 'ike.failed' || ev.type === 'auth.failed') settle(false, ev.reason.slice(0, 80));
+      if (ev.type === 'child.up') settle(ev.conn, true);
+      else if (ev.type === 'ike.failed' || ev.type === 'auth.failed') settle(ev.conn, false, ev.reason.slice(0, 80));
       else if (ev.type === 'log' && (ev.level === 'error' || ev.level === 'warn')) process.stderr.write(`${ev.msg}\n`);
     }
     if (out.events.some((ev) => ev.type === 'child.up' || ev.type === 'ike.failed' || ev.type === 'auth.failed')) launch();
@@ -173,26 +195,40 @@ async function main(): Promise<void> {
   }
 
   process.stdout.write('READY\n');
+  // `GO n` runs the next n identities (`GO` alone: all that are left) and answers `DONE {json}`. Between batches
+  // every SA stays up, so the parent can read the responder's memory; it kills us when done.
   const rl = createInterface({ input: process.stdin });
-  await new Promise<void>((res) => rl.once('line', () => res()));
-  const r0 = retransmitsBefore();
-  started = performance.now();
-  const done = new Promise<void>((res) => (finish = res));
-  launch();
-  const timeout = new Promise<'timeout'>((res) => setTimeout(() => res('timeout'), job.timeoutMs));
-  await Promise.race([done, timeout]);
-  const result: DriverResult = {
-    k,
-    established,
-    failed,
-    failures,
-    wallMs: performance.now() - started,
-    retransmits: retransmitsBefore() - r0,
-    sent,
-    received,
-  };
-  process.stdout.write(`DONE ${JSON.stringify(result)}\n`);
-  // Stay up, SAs established, until the parent has read the responder's memory and kills us.
+  for await (const line of rl) {
+    const m = /^GO(?:\s+(\d+))?\s*$/.exec(line);
+    if (!m) continue;
+    const size = Math.min(m[1] === undefined ? total - next : Number(m[1]), total - next);
+    const r0 = retransmits();
+    const sent0 = sent;
+    const received0 = received;
+    const started = performance.now();
+    const finished = new Promise<void>((res) => {
+      batch = { end: next + size, size, established: 0, failed: 0, failures: {}, latencies: [], finish: res };
+    });
+    if (size === 0) batch!.finish();
+    launch();
+    const timeout = new Promise<'timeout'>((res) => setTimeout(() => res('timeout'), job.timeoutMs));
+    await Promise.race([finished, timeout]);
+    const b = batch!;
+    batch = undefined;
+    const result: DriverResult = {
+      k: size,
+      established: b.established,
+      failed: b.failed,
+      failures: b.failures,
+      wallMs: performance.now() - started,
+      retransmits: retransmits() - r0,
+      sent: sent - sent0,
+      received: received - received0,
+      latencyP50Ms: percentile(b.latencies, 50),
+      latencyP99Ms: percentile(b.latencies, 99),
+    };
+    process.stdout.write(`DONE ${JSON.stringify(result)}\n`);
+  }
 }
 
 if (import.meta.main) await main();

@@ -1,15 +1,20 @@
 // Benchmark: IKEv2 handshakes (RFC 7296 IKE_SA_INIT + IKE_AUTH with CHILD_SA) per responder CPU-second, Outpost vs charon.
 //
-//   netns cl: handshake-driver.ts (Outpost's engine as initiator, K identities)  ──▶  netns gw: responder
+//   netns cl: handshake-driver.ts (Outpost's engine as initiator, one identity per SA)  ──▶  netns gw: responder
 //
-// Usage (root): node_modules/.bin/bun test/bench/handshakes.ts [--k 1000] [--window 64] [--runs 1]
-//                                                             [--targets outpost,charon]
-// Certificate auth (ECDSA P-256, RFC 7427), IKE aes256gcm16-prfsha256-x25519, ESP aes256gcm16. The responder's
-// utime+stime from /proc/PID/stat across the burst gives CPU per setup; RSS after/before gives memory per
-// established IKE SA. Wall-clock rates on 2 cores would measure the initiator, so they are shown only for
-// context. charon runs with dos_protection = no and a 1024×16 IKE SA table (shared/notes/strongswan-netns.md).
-// With --runs N the targets are interleaved and medians reported (runs vary ±20–30 % on this VM).
-import { mkdirSync, writeFileSync } from 'node:fs';
+// Usage (root): node_modules/.bin/bun test/bench/handshakes.ts [--k 1000] [--warmup 100] [--window 64] [--runs 3]
+//                                                             [--auth pubkey,psk] [--targets outpost,charon]
+// IKE aes256gcm16-prfsha256-x25519, ESP aes256gcm16; `pubkey` = ECDSA P-256 certificates both ways (RFC 7427),
+// `psk` = a pre-shared key. Per run and responder: a warm-up batch (JIT, caches: a gateway that has been up a
+// while), then K measured setups. The responder's utime+stime (/proc/PID/stat, all threads) across the K gives
+// CPU per setup; its RSS with the K SAs established, after a quiet spell (GC, allocator scavenging), minus its
+// RSS before them gives memory per IKE SA; the driver gives p50/p99 setup latency (initiate → CHILD_SA up, incl.
+// queueing behind the window). Wall-clock rates on 2 cores measure the initiator as much as the responder, so they
+// are context only. charon runs with dos_protection = no and a 1024×16 IKE SA table (shared/notes/strongswan-netns.md).
+// Targets and auth modes are interleaved across runs and medians reported (runs vary ±20–30 % on this VM).
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ADDR, canRunNetns, createTopology, type Topology } from '../support/netns.ts';
@@ -23,19 +28,25 @@ const IKE = 'aes256gcm16-prfsha256-x25519';
 const ESP = 'aes256gcm16';
 const GW_FQDN = 'gw.bench.example';
 const CLIENT_NET = '203.0.113.0/24';
+const PSK = 'bench pre-shared key, long enough for strongSwan';
+/** Quiet time before reading the responder's RSS with the SAs up: Bun's idle GC and mimalloc's page purge. */
+const SETTLE_MS = 3000;
 
 type Target = 'outpost' | 'charon';
+type Auth = 'pubkey' | 'psk';
 
 interface RunResult {
   target: Target;
+  auth: Auth;
   k: number;
   established: number;
   failed: number;
-  failures: Record<string, number>;
   wallMs: number;
   cpuSec: number;
   rssDeltaBytes: number;
   retransmits: number;
+  p50Ms: number;
+  p99Ms: number;
 }
 
 function arg(name: string, def: string): string {
@@ -46,17 +57,17 @@ function arg(name: string, def: string): string {
 interface Responder {
   pid: number;
   stop(): Promise<void>;
-  describe(): string;
   tail(): string;
 }
 
-async function startCharon(topo: Topology, ca: BenchCa, gw: BenchCert, run: number): Promise<Responder> {
+async function startCharon(topo: Topology, auth: Auth, ca: BenchCa, gw: BenchCert, run: number): Promise<Responder> {
   const quiet = { dmn: 0, mgr: 0, ike: 0, chd: 0, job: 0, cfg: 0, knl: 0, net: 0, asn: 0, enc: 0, lib: 0, esp: 0 };
   const c = await Charon.start(topo, 'gw', {
     name: `bench-${run}`,
     debug: quiet,
     charon: { dos_protection: false, ikesa_table_size: 1024, ikesa_table_segments: 16, init_limit_half_open: 0 },
   });
+  const pubkey = auth === 'pubkey';
   await c.configure(
     {
       connections: {
@@ -64,38 +75,35 @@ async function startCharon(topo: Topology, ca: BenchCa, gw: BenchCert, run: numb
           version: 2,
           local_addrs: ADDR.gwOuter,
           proposals: IKE,
-          local: { auth: 'pubkey', id: GW_FQDN, certs: 'gw.pem' },
-          remote: { auth: 'pubkey', id: '%any', cacerts: 'ca.pem' },
+          local: pubkey ? { auth: 'pubkey', id: GW_FQDN, certs: 'gw.pem' } : { auth: 'psk', id: GW_FQDN },
+          remote: pubkey ? { auth: 'pubkey', id: '%any', cacerts: 'ca.pem' } : { auth: 'psk', id: '%any' },
           children: { net: { local_ts: ADDR.innerNet, remote_ts: CLIENT_NET, esp_proposals: ESP } },
         },
       },
+      ...(pubkey ? {} : { secrets: { 'ike-bench': { id: GW_FQDN, secret: PSK } } }),
     },
-    { x509: { 'gw.pem': gw.certPem }, x509ca: { 'ca.pem': ca.certPem }, private: { 'gw.key': gw.keyPem } },
+    pubkey ? { x509: { 'gw.pem': gw.certPem }, x509ca: { 'ca.pem': ca.certPem }, private: { 'gw.key': gw.keyPem } } : {},
   );
-  return {
-    pid: c.pid!,
-    stop: () => c.stop(),
-    describe: () => 'charon 5.9.8 (kernel-libipsec)',
-    tail: () => c.tail(30),
-  };
+  return { pid: c.pid!, stop: () => c.stop(), tail: () => c.tail(30) };
 }
 
-async function startOutpost(topo: Topology, ca: BenchCa, gw: BenchCert, run: number): Promise<Responder> {
+async function startOutpost(topo: Topology, auth: Auth, ca: BenchCa, gw: BenchCert, run: number): Promise<Responder> {
   const dir = join(topo.dir, `outpost-bench-${run}`);
   mkdirSync(dir, { recursive: true });
+  const pubkey = auth === 'pubkey';
   const config = outpostYaml(
     {
       pools: [],
-      cas: [{ name: 'bench', cert: { certPem: ca.certPem } }],
+      cas: pubkey ? [{ name: 'bench', cert: { certPem: ca.certPem } }] : [],
       conns: [
         {
           name: 'bench',
           localId: GW_FQDN,
-          localAuth: 'pubkey',
-          cert: { certPem: gw.certPem, key: { pem: gw.keyPem, pkcs8Pem: gw.keyPem } },
+          localAuth: auth,
+          ...(pubkey ? { cert: { certPem: gw.certPem, key: { pem: gw.keyPem, pkcs8Pem: gw.keyPem } } } : { psk: PSK }),
           remoteId: '%any',
-          remoteAuth: 'pubkey',
-          cas: ['bench'],
+          remoteAuth: auth,
+          cas: pubkey ? ['bench'] : [],
           ikeProposals: [IKE],
           children: [{ name: 'net', localTs: [ADDR.innerNet], remoteTs: [CLIENT_NET], espProposals: [ESP] }],
         },
@@ -106,11 +114,20 @@ async function startOutpost(topo: Topology, ca: BenchCa, gw: BenchCert, run: num
     { log: { level: 'info', format: 'json' }, cookie_threshold: 1_000_000, half_open_per_source: 1_000_000 },
   );
   const p = await OutpostProcess.start(topo, 'gw', { name: `bench-${run}`, config });
-  return { pid: p.pid!, stop: () => p.stop(), describe: () => 'outpost gateway (Bun)', tail: () => p.tail(30) };
+  return { pid: p.pid!, stop: () => p.stop(), tail: () => p.tail(30) };
 }
 
-async function runOnce(topo: Topology, target: Target, ca: BenchCa, gw: BenchCert, clients: BenchCert[], window: number, run: number): Promise<RunResult> {
-  const responder = target === 'charon' ? await startCharon(topo, ca, gw, run) : await startOutpost(topo, ca, gw, run);
+async function runOnce(
+  topo: Topology,
+  target: Target,
+  auth: Auth,
+  ca: BenchCa,
+  gw: BenchCert,
+  clients: BenchCert[],
+  opts: { k: number; warmup: number; window: number },
+  run: number,
+): Promise<RunResult> {
+  const responder = target === 'charon' ? await startCharon(topo, auth, ca, gw, run) : await startOutpost(topo, auth, ca, gw, run);
   const job: DriverJob = {
     localAddr: ADDR.cl,
     remoteAddr: ADDR.gwOuter,
@@ -120,8 +137,10 @@ async function runOnce(topo: Topology, target: Target, ca: BenchCa, gw: BenchCer
     remoteTs: [ADDR.innerNet],
     remoteId: `fqdn:${GW_FQDN}`,
     caDerHex: Buffer.from(ca.certDer).toString('hex'),
+    auth,
+    pskHex: Buffer.from(PSK).toString('hex'),
     identities: clients.map((c) => ({ fqdn: c.fqdn, certDerHex: Buffer.from(c.certDer).toString('hex'), keyDerHex: Buffer.from(c.keyDer).toString('hex') })),
-    window,
+    window: opts.window,
     timeoutMs: 120_000,
   };
   const jobPath = join(topo.dir, `job-${run}.json`);
@@ -148,26 +167,33 @@ async function runOnce(topo: Topology, target: Target, ca: BenchCa, gw: BenchCer
         reject(new Error(`driver exited (${code}) before ${prefix}\n${driverErr}`));
       });
     });
+  const batch = async (n: number): Promise<DriverResult> => {
+    driver.child.stdin!.write(`GO ${n}\n`);
+    const res = JSON.parse(await nextLine('DONE', 180_000)) as DriverResult;
+    if (res.failed > 0) console.error(`[${target}/${auth}] ${res.failed} setups failed: ${JSON.stringify(res.failures)}\n${driverErr.slice(-1000)}`);
+    return res;
+  };
   try {
     await nextLine('READY', 60_000);
-    await new Promise((r) => setTimeout(r, 300));
+    if (opts.warmup > 0) await batch(opts.warmup);
+    await new Promise((r) => setTimeout(r, SETTLE_MS));
     const before = procUsage(responder.pid);
-    driver.child.stdin!.write('GO\n');
-    const res = JSON.parse(await nextLine('DONE', 180_000)) as DriverResult;
+    const res = await batch(opts.k);
     const cpuAfter = procUsage(responder.pid).cpuSec;
-    await new Promise((r) => setTimeout(r, 500));
+    await new Promise((r) => setTimeout(r, SETTLE_MS));
     const rssAfter = procUsage(responder.pid).rssBytes;
-    if (res.failed > 0) console.error(`[${target}] ${res.failed} setups failed: ${JSON.stringify(res.failures)}\n${driverErr.slice(-1000)}`);
     return {
       target,
+      auth,
       k: res.k,
       established: res.established,
       failed: res.failed,
-      failures: res.failures,
       wallMs: res.wallMs,
       cpuSec: cpuAfter - before.cpuSec,
       rssDeltaBytes: rssAfter - before.rssBytes,
       retransmits: res.retransmits,
+      p50Ms: res.latencyP50Ms,
+      p99Ms: res.latencyP99Ms,
     };
   } finally {
     await driver.stop(2000);
@@ -181,10 +207,29 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
+function machine(): string {
+  const model = cpus()[0]?.model ?? 'unknown CPU';
+  let charon = 'charon not installed';
+  try {
+    charon = `strongSwan ${execFileSync('dpkg-query', ['-W', '-f', '${Version}', 'strongswan-charon'], { encoding: 'utf8' }).trim()}`;
+  } catch {
+    // not a Debian package
+  }
+  let kernel = '';
+  try {
+    kernel = readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim();
+  } catch {
+    // not Linux
+  }
+  return `${cpus().length} × ${model}, Linux ${kernel}, Bun ${Bun.version}, ${charon}`;
+}
+
 async function main(): Promise<void> {
   const k = Number(arg('k', '1000'));
+  const warmup = Number(arg('warmup', '100'));
   const window = Number(arg('window', '64'));
-  const runs = Number(arg('runs', '1'));
+  const runs = Number(arg('runs', '3'));
+  const auths = arg('auth', 'pubkey,psk').split(',') as Auth[];
   let targets = arg('targets', 'outpost,charon').split(',') as Target[];
   const probe = canRunNetns();
   if (!probe.ok) {
@@ -197,26 +242,30 @@ async function main(): Promise<void> {
     console.log('handshakes: outpost target skipped (firmware/bin/outpost.ts missing)');
     targets = targets.filter((t) => t !== 'outpost');
   }
-  console.log(`handshakes: K=${k} window=${window} runs=${runs}; ${IKE}, ESP ${ESP}, ECDSA P-256 certificates`);
+  console.log(`handshakes: ${new Date().toISOString()}; ${machine()}`);
+  console.log(`  K=${k} measured after ${warmup} warm-up, window=${window}, runs=${runs}; ${IKE}, ESP ${ESP}; auth ${auths.join(', ')} (pubkey = ECDSA P-256 certificates)`);
   const t0 = performance.now();
   const ca = makeBenchCa();
   const gw = issueBenchCert(ca, GW_FQDN);
-  const clients = Array.from({ length: k }, (_, i) => issueBenchCert(ca, `c${String(i).padStart(5, '0')}.bench.example`));
-  console.log(`  minted ${k + 1} certificates in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const clients = Array.from({ length: warmup + k }, (_, i) => issueBenchCert(ca, `c${String(i).padStart(5, '0')}.bench.example`));
+  console.log(`  minted ${clients.length + 1} certificates in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
   const topo = await createTopology('bench');
   const results: RunResult[] = [];
+  let n = 0;
   try {
     for (let r = 0; r < runs; r++) {
-      for (const target of r % 2 === 0 ? targets : [...targets].reverse()) {
+      // Alternate the order every run so neither responder always goes first (page cache, CPU frequency, noise).
+      const order = auths.flatMap((a) => targets.map((t) => [t, a] as const));
+      for (const [target, auth] of r % 2 === 0 ? order : [...order].reverse()) {
         try {
-          const res = await runOnce(topo, target, ca, gw, clients, window, results.length);
+          const res = await runOnce(topo, target, auth, ca, gw, clients, { k, warmup, window }, n++);
           results.push(res);
           console.log(
-            `  run ${r + 1} ${target}: ${res.established}/${res.k} up, ${(res.wallMs / 1000).toFixed(2)} s wall, responder CPU ${res.cpuSec.toFixed(2)} s, RSS +${(res.rssDeltaBytes / 1048576).toFixed(1)} MiB, ${res.retransmits} retransmits`,
+            `  run ${r + 1} ${target}/${auth}: ${res.established}/${res.k} up, responder CPU ${res.cpuSec.toFixed(2)} s, RSS +${(res.rssDeltaBytes / 1048576).toFixed(1)} MiB, latency p50 ${res.p50Ms.toFixed(0)} ms p99 ${res.p99Ms.toFixed(0)} ms, ${(res.wallMs / 1000).toFixed(2)} s wall, ${res.retransmits} retransmits`,
           );
         } catch (e) {
-          console.log(`  run ${r + 1} ${target}: FAILED: ${(e as Error).message.split('\n').slice(0, 12).join('\n    ')}`);
+          console.log(`  run ${r + 1} ${target}/${auth}: FAILED: ${(e as Error).message.split('\n').slice(0, 12).join('\n    ')}`);
         }
       }
     }
@@ -224,29 +273,39 @@ async function main(): Promise<void> {
     await topo.destroy();
   }
 
-  const rows = targets
-    .map((t) => {
-      const rs = results.filter((x) => x.target === t && x.established > 0);
-      if (rs.length === 0) return undefined;
-      const cpuPerSetupMs = median(rs.map((x) => (x.cpuSec * 1000) / x.established));
-      const kbPerSa = median(rs.map((x) => x.rssDeltaBytes / 1024 / x.established));
-      const wallRate = median(rs.map((x) => x.established / (x.wallMs / 1000)));
-      return { t, n: rs.length, established: median(rs.map((x) => x.established)), cpuPerSetupMs, perCpuSec: 1000 / cpuPerSetupMs, kbPerSa, wallRate };
-    })
-    .filter((x) => x !== undefined);
-  console.log('');
-  console.log('| responder | runs | SAs up | CPU per setup | setups per responder CPU-s | memory per IKE SA | wall rate (initiator-bound) |');
-  console.log('|---|---|---|---|---|---|---|');
-  for (const r of rows) {
-    console.log(
-      `| ${r.t} | ${r.n} | ${r.established} | ${r.cpuPerSetupMs.toFixed(2)} ms | ${r.perCpuSec.toFixed(0)} /s | ${r.kbPerSa.toFixed(1)} KiB | ${r.wallRate.toFixed(0)} /s |`,
-    );
-  }
-  const o = rows.find((r) => r.t === 'outpost');
-  const c = rows.find((r) => r.t === 'charon');
-  if (o && c) {
+  for (const auth of auths) {
+    const rows = targets
+      .map((t) => {
+        const rs = results.filter((x) => x.target === t && x.auth === auth && x.established > 0);
+        if (rs.length === 0) return undefined;
+        const cpuPerSetupMs = median(rs.map((x) => (x.cpuSec * 1000) / x.established));
+        return {
+          t,
+          n: rs.length,
+          established: median(rs.map((x) => x.established)),
+          cpuPerSetupMs,
+          perCpuSec: 1000 / cpuPerSetupMs,
+          kbPerSa: median(rs.map((x) => x.rssDeltaBytes / 1024 / x.established)),
+          p50: median(rs.map((x) => x.p50Ms)),
+          p99: median(rs.map((x) => x.p99Ms)),
+          wallRate: median(rs.map((x) => x.established / (x.wallMs / 1000))),
+        };
+      })
+      .filter((x) => x !== undefined);
     console.log('');
-    console.log(`Outpost/charon: setups per CPU-second ${(o.perCpuSec / c.perCpuSec).toFixed(2)}×, memory per IKE SA ${(o.kbPerSa / c.kbPerSa).toFixed(2)}×`);
+    console.log(`${auth === 'pubkey' ? 'Certificates (ECDSA P-256)' : 'PSK'}, medians:`);
+    console.log('| responder | runs | SAs up | CPU per setup | setups per responder CPU-s | memory per IKE SA | latency p50 / p99 | wall rate (initiator-bound) |');
+    console.log('|---|---|---|---|---|---|---|---|');
+    for (const r of rows) {
+      console.log(
+        `| ${r.t} | ${r.n} | ${r.established} | ${r.cpuPerSetupMs.toFixed(2)} ms | ${r.perCpuSec.toFixed(0)} /s | ${r.kbPerSa.toFixed(1)} KiB | ${r.p50.toFixed(0)} / ${r.p99.toFixed(0)} ms | ${r.wallRate.toFixed(0)} /s |`,
+      );
+    }
+    const o = rows.find((r) => r.t === 'outpost');
+    const c = rows.find((r) => r.t === 'charon');
+    if (o && c) {
+      console.log(`Outpost/charon (${auth}): setups per CPU-second ${(o.perCpuSec / c.perCpuSec).toFixed(2)}× (goal ≥ 1.5×), memory per IKE SA ${(o.kbPerSa / c.kbPerSa).toFixed(2)}×`);
+    }
   }
 }
 

@@ -1,10 +1,12 @@
 // Tests for certificate path validation and identity binding (RFC 5280 §6, RFC 7296 §3.5, RFC 4945 §5).
 import * as nodeCrypto from 'node:crypto';
-import { describe, expect, test } from 'vitest';
+import { beforeEach, describe, expect, test } from 'vitest';
+import { issueBenchCert, makeBenchCa } from '../../../test/bench/bench-pki.ts';
 import { makeTestPki, TEST_KEY_TYPES, type TestCert } from '../../../test/support/certs.ts';
+import { IdType } from '../ike/constants.ts';
 import { parseIdentity, type Identity } from '../ike/identity.ts';
 import type { ValidateChainResult } from '../ike/io.ts';
-import { validateChain } from './chain.ts';
+import { CHAIN_CACHE_TTL_MS, chainCacheStats, clearChainCache, validateChain } from './chain.ts';
 
 const pki = makeTestPki();
 const now = pki.options.nowMs;
@@ -111,5 +113,108 @@ describe('validateChain', () => {
     expect(r.ok).toBe(true);
     const wrong = await validateChain({ endEntityDer: other.gw['ecdsa-p384'].der, intermediatesDer: [], trustAnchorsDer: [pki.ca.der], identity: id('gw.outpost.test'), nowMs: now });
     expect(wrong.ok).toBe(false);
+  });
+});
+
+describe('validateChain cache', () => {
+  const DAY = 86_400_000;
+  beforeEach(() => clearChainCache());
+
+  /** Counter deltas across `fn`. */
+  async function counting<T>(fn: () => Promise<T>): Promise<{ value: T; hits: number; misses: number; stale: number }> {
+    const a = chainCacheStats();
+    const value = await fn();
+    const b = chainCacheStats();
+    return { value, hits: b.hits - a.hits, misses: b.misses - a.misses, stale: b.stale - a.stale };
+  }
+
+  test('a repeated validation is answered from the cache with the same result, as a copy', async () => {
+    const first = await counting(() => check(pki.gw['ecdsa-p256'], 'gw.outpost.test'));
+    expect(first).toMatchObject({ hits: 0, misses: 1 });
+    const again = await counting(() => check(pki.gw['ecdsa-p256'], 'gw.outpost.test', { nowMs: now + 60_000 }));
+    expect(again).toMatchObject({ hits: 1, misses: 0 });
+    expect(again.value).toEqual(first.value);
+    // Whoever alters a returned key must not alter what the next caller gets.
+    if (again.value.ok) again.value.spkiDer.fill(0);
+    const third = await check(pki.gw['ecdsa-p256'], 'gw.outpost.test');
+    expect(third).toEqual({ ok: true, spkiDer: pki.gw['ecdsa-p256'].spkiDer, subject: pki.gw['ecdsa-p256'].subject });
+  });
+
+  test('a cached certificate that has expired since fails on the next request, naming its expiry', async () => {
+    expect((await check(pki.gw['ecdsa-p256'], 'gw.outpost.test')).ok).toBe(true);
+    const later = await counting(() => check(pki.gw['ecdsa-p256'], 'gw.outpost.test', { nowMs: now + 400 * DAY }));
+    expect(later).toMatchObject({ hits: 0, stale: 1, misses: 1 });
+    expect(reason(later.value)).toMatch(/^certificate expired \d{4}-/);
+    // And the failure is not remembered: back at a valid time the chain validates in full again.
+    expect(chainCacheStats().entries).toBe(0);
+  });
+
+  test('the cache window ends with the earliest notAfter on the path, here the CA', async () => {
+    const t = Date.now();
+    const ca = makeBenchCa('Short-lived CA', { notAfterMs: t + 10 * DAY });
+    const ee = issueBenchCert(ca, 'peer.bench.example', { notAfterMs: t + 30 * DAY });
+    const caEnd = Math.floor((t + 10 * DAY) / 1000) * 1000;
+    const req = (nowMs: number) => ({ endEntityDer: ee.certDer, intermediatesDer: [], trustAnchorsDer: [ca.certDer], identity: id('peer.bench.example'), nowMs });
+    // Remembered a minute before the CA expires, asked again a second after: well within the TTL, yet no hit.
+    expect((await validateChain(req(caEnd - 60_000))).ok).toBe(true);
+    expect(await counting(() => validateChain(req(caEnd)))).toMatchObject({ hits: 1 });
+    const late = await counting(() => validateChain(req(caEnd + 1000)));
+    expect(late).toMatchObject({ hits: 0, stale: 1 });
+    expect(reason(late.value)).toMatch(/^CA certificate "O=Outpost Bench, CN=Short-lived CA" expired /);
+  });
+
+  test('another identity never hits the entry of the first, even on the same certificate', async () => {
+    expect((await check(pki.gw.rsa, 'gw.outpost.test')).ok).toBe(true);
+    const wrong = await counting(() => check(pki.gw.rsa, '192.0.2.2'));
+    expect(wrong.hits).toBe(0);
+    expect(reason(wrong.value)).toBe('identity ipv4:192.0.2.2 not in certificate SAN');
+    const otherGood = await counting(() => check(pki.gw.rsa, '192.0.2.1'));
+    expect(otherGood).toMatchObject({ hits: 0, misses: 1 });
+    expect(otherGood.value.ok).toBe(true);
+    // The same octets under another identity type are another identity too.
+    const asEmail = await validateChain({
+      endEntityDer: pki.gw.rsa.der,
+      intermediatesDer: [],
+      trustAnchorsDer: [pki.ca.der],
+      identity: { idType: IdType.ID_RFC822_ADDR, data: new TextEncoder().encode('gw.outpost.test') },
+      nowMs: now,
+    });
+    expect(reason(asEmail)).toMatch(/^identity .*gw\.outpost\.test not in certificate SAN$/);
+  });
+
+  test('other trust anchors or intermediates never hit an entry made with different ones', async () => {
+    expect((await check(pki.gwViaIntermediate, 'gw.outpost.test', { intermediates: [pki.intermediate.der] })).ok).toBe(true);
+    const noIntermediate = await counting(() => check(pki.gwViaIntermediate, 'gw.outpost.test'));
+    expect(noIntermediate.hits).toBe(0);
+    expect(reason(noIntermediate.value)).toMatch(/^no trusted CA/);
+    const otherAnchor = await counting(() => check(pki.gwViaIntermediate, 'gw.outpost.test', { intermediates: [pki.intermediate.der], anchors: [pki.otherCa.der] }));
+    expect(otherAnchor.hits).toBe(0);
+    expect(reason(otherAnchor.value)).toMatch(/^no trusted CA/);
+  });
+
+  test('failures are never remembered', async () => {
+    for (let i = 0; i < 3; i++) {
+      const r = await counting(() => check(pki.gwUntrusted, 'gw.outpost.test'));
+      expect(r).toMatchObject({ hits: 0, misses: 1 });
+      expect(r.value.ok).toBe(false);
+    }
+    expect(chainCacheStats().entries).toBe(0);
+  });
+
+  test('an entry is reused for at most CHAIN_CACHE_TTL_MS, and not when the clock went back', async () => {
+    expect((await check(pki.gw.ed25519, 'gw.outpost.test')).ok).toBe(true);
+    expect(await counting(() => check(pki.gw.ed25519, 'gw.outpost.test', { nowMs: now + CHAIN_CACHE_TTL_MS - 1 }))).toMatchObject({ hits: 1 });
+    const old = await counting(() => check(pki.gw.ed25519, 'gw.outpost.test', { nowMs: now + CHAIN_CACHE_TTL_MS }));
+    expect(old).toMatchObject({ hits: 0, stale: 1, misses: 1 });
+    expect(old.value.ok).toBe(true);
+    const back = await counting(() => check(pki.gw.ed25519, 'gw.outpost.test', { nowMs: now }));
+    expect(back).toMatchObject({ hits: 0, stale: 1 });
+  });
+
+  test('a forged certificate never hits the entry of the genuine one', async () => {
+    expect((await check(pki.gw['ecdsa-p256'], 'gw.outpost.test')).ok).toBe(true);
+    const forged = pki.gw['ecdsa-p256'].der.slice();
+    forged[forged.length - 10] = (forged[forged.length - 10] as number) ^ 0x01;
+    expect(reason(await check(forged, 'gw.outpost.test'))).toMatch(/^signature invalid/);
   });
 });

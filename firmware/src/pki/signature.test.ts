@@ -267,6 +267,27 @@ describe('keys', () => {
       expect(ops.caKeyHash(bad)).toBeNull();
     }
   });
+
+  test('remembered SPKIs and CA hashes are handed out as copies, and keyed by content', () => {
+    const a = ops.spkiOf(pki.ca.der) as Uint8Array;
+    a.fill(0);
+    const h = ops.caKeyHash(pki.ca.der) as Uint8Array;
+    h.fill(0);
+    expect(toHex(ops.spkiOf(pki.ca.der) as Uint8Array)).toBe(toHex(pki.ca.spkiDer));
+    expect(toHex(ops.caKeyHash(pki.ca.der) as Uint8Array)).toBe(nodeCrypto.createHash('sha1').update(pki.ca.spkiDer).digest('hex'));
+    // The same bytes in another buffer hit the same entry; a one-bit change is another certificate.
+    expect(toHex(ops.spkiOf(pki.ca.der.slice()) as Uint8Array)).toBe(toHex(pki.ca.spkiDer));
+    expect(toHex(ops.spkiOf(pki.gw.rsa.der.slice()) as Uint8Array)).toBe(toHex(pki.gw.rsa.spkiDer));
+  });
+
+  test('a remembered public key is never used for another SPKI', () => {
+    const signer = ops.createSigner(pki.gw['ecdsa-p256'].keyDer);
+    const msg = new TextEncoder().encode('signed octets');
+    const sig = signer.sign('ecdsa-sha256', msg);
+    expect(ops.verify(pki.gw['ecdsa-p256'].spkiDer, 'ecdsa-sha256', msg, sig)).toBe(true);
+    expect(ops.verify(pki.client['ecdsa-p256'].spkiDer, 'ecdsa-sha256', msg, sig)).toBe(false);
+    expect(ops.verify(pki.gw['ecdsa-p256'].spkiDer, 'ecdsa-sha256', msg, sig)).toBe(true);
+  });
 });
 
 describe('chooseScheme', () => {

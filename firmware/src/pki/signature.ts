@@ -3,6 +3,7 @@ import * as nodeCrypto from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { AuthMethod, HashAlgorithm } from '../ike/constants.ts';
+import { BoundedCache, contentKey } from './bounded-cache.ts';
 import type { KeyType, SignatureOps, SignatureScheme, Signer, SignOptions } from './types.ts';
 
 type HashName = 'sha1' | 'sha256' | 'sha384' | 'sha512';
@@ -147,18 +148,31 @@ function importPrivateKey(der: Uint8Array): nodeCrypto.KeyObject {
   throw new Error('private key is not a PKCS#8, SEC1 or PKCS#1 DER key');
 }
 
+/**
+ * Parsed public keys by SPKI content: CA keys verify a certificate signature on every new peer, and parsing is
+ * most of a small verification's cost. Bounded, so a stream of fresh end-entity keys only recycles the slots.
+ */
+const publicKeys = new BoundedCache<nodeCrypto.KeyObject | null>(256);
+
 function importPublicKey(spkiDer: Uint8Array): nodeCrypto.KeyObject | null {
+  const id = contentKey(spkiDer);
+  const cached = publicKeys.get(id);
+  if (cached !== undefined) return cached;
+  let key: nodeCrypto.KeyObject | null;
   try {
-    return nodeCrypto.createPublicKey({ key: Buffer.from(spkiDer.buffer, spkiDer.byteOffset, spkiDer.byteLength), format: 'der', type: 'spki' });
+    key = nodeCrypto.createPublicKey({ key: Buffer.from(spkiDer.buffer, spkiDer.byteOffset, spkiDer.byteLength), format: 'der', type: 'spki' });
   } catch {
-    return null;
+    key = null;
   }
+  publicKeys.set(id, key);
+  return key;
 }
 
 /** Parses exactly one DER element; null if malformed or followed by trailing bytes. */
 function parseExact(der: Uint8Array): asn1js.AsnType | null {
-  const ab = der.buffer.slice(der.byteOffset, der.byteOffset + der.byteLength) as ArrayBuffer;
-  const parsed = asn1js.fromBER(ab);
+  // parseEmbedded: false: asn1js would otherwise try every OCTET/BIT STRING as nested DER (a quarter of the time);
+  // pkijs reads those contents from the raw octets anyway.
+  const parsed = asn1js.fromBER(der, { parseEmbedded: false });
   if (parsed.offset === -1 || parsed.offset !== der.byteLength) return null;
   return parsed.result;
 }
@@ -186,12 +200,28 @@ function pssSchemeOf(params: unknown): SignatureScheme | null {
   return PSS_BY_HASH[hash] ?? null;
 }
 
+/** Known AlgorithmIdentifier encodings (hex) → scheme: every peer sends one of a handful, and pkijs parsing is slow. */
+const schemesByAlgId = new BoundedCache<SignatureScheme>(64);
+
 /** Maps an RFC 7427 AlgorithmIdentifier to a scheme; null when unknown or malformed. */
 export function schemeOfAlgorithmIdentifier(algIdDer: Uint8Array): SignatureScheme | null {
+  const id = Buffer.from(algIdDer.buffer, algIdDer.byteOffset, algIdDer.byteLength).toString('hex');
+  const known = schemesByAlgId.get(id);
+  if (known !== undefined) return known;
   try {
     const asn = parseExact(algIdDer);
     if (!asn) return null;
-    const alg = new pkijs.AlgorithmIdentifier({ schema: asn });
+    const scheme = schemeOfAlgorithm(new pkijs.AlgorithmIdentifier({ schema: asn }));
+    if (scheme) schemesByAlgId.set(id, scheme);
+    return scheme;
+  } catch {
+    return null;
+  }
+}
+
+/** The scheme of a parsed AlgorithmIdentifier (a certificate's signatureAlgorithm); null when unknown or malformed. */
+export function schemeOfAlgorithm(alg: pkijs.AlgorithmIdentifier): SignatureScheme | null {
+  try {
     const params = alg.algorithmParams as asn1js.AsnType | undefined;
     const oid = alg.algorithmId;
     const pkcs1 = PKCS1_OIDS[oid];
@@ -216,8 +246,24 @@ function certificateOf(certDer: Uint8Array): pkijs.Certificate | null {
   }
 }
 
+/**
+ * SPKIs by certificate content: the engine asks for the CA key hashes (CERTREQ) on every IKE_SA_INIT, and one
+ * pkijs parse costs about a millisecond. Results are copied out so callers cannot alter the cached bytes.
+ */
+const spkiByCertificate = new BoundedCache<Uint8Array | null>(256);
+
 /** SubjectPublicKeyInfo DER of a certificate; null when malformed. */
 export function spkiOfCertificate(certDer: Uint8Array): Uint8Array | null {
+  const id = contentKey(certDer);
+  let spki = spkiByCertificate.get(id);
+  if (spki === undefined) {
+    spki = parseSpki(certDer);
+    spkiByCertificate.set(id, spki);
+  }
+  return spki ? spki.slice() : null;
+}
+
+function parseSpki(certDer: Uint8Array): Uint8Array | null {
   const cert = certificateOf(certDer);
   if (!cert) return null;
   try {
