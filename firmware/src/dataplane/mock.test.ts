@@ -153,4 +153,11 @@ describe('createMockDataplane', () => {
     expect(dp.listSas()).toEqual([]);
     await expect(dp.addPolicy(policy())).rejects.toThrow(/closed/);
   });
+
+  it('keeps only the most recent calls, so a long-running mock does not grow without bound', async () => {
+    const dp = createMockDataplane({ maxCalls: 3 });
+    for (let i = 0; i < 5; i++) await dp.allocSpi();
+    expect(dp.calls).toHaveLength(3);
+    expect(dp.calls.every((c) => c.op === 'allocSpi' && c.ok)).toBe(true);
+  });
 });

@@ -8,6 +8,8 @@ export interface MockDataplaneOptions {
   randomU32?: () => number;
   /** Clock for lastUsedMs in recordTraffic (default Date.now). */
   nowMs?: () => number;
+  /** How many recent calls `calls` keeps (default 10,000). */
+  maxCalls?: number;
 }
 
 export type MockOp = 'allocSpi' | 'addSa' | 'updateSa' | 'querySa' | 'delSa' | 'addPolicy' | 'delPolicy';
@@ -143,6 +145,7 @@ export function createMockDataplane(opts: MockDataplaneOptions = {}): MockDatapl
   const policies = new Map<string, PolicyParams>();
   const listeners: ((e: DataplaneEvent) => void)[] = [];
   const calls: MockCall[] = [];
+  const MAX_CALLS = opts.maxCalls ?? 10_000;
   const failures = new Map<MockOp, string>();
   let closed = false;
 
@@ -152,6 +155,8 @@ export function createMockDataplane(opts: MockDataplaneOptions = {}): MockDatapl
     if (injected !== undefined) failures.delete(call.op);
     const why = closed ? 'data plane is closed' : (injected ?? error);
     calls.push(why ? { ...call, ok: false, error: why } : { ...call, ok: true });
+    // Tests read the recent history; a long-running mock gateway must not grow without bound.
+    if (calls.length > MAX_CALLS) calls.splice(0, calls.length - MAX_CALLS);
     if (why) throw new Error(`mock data plane: ${call.op}: ${why}`);
   };
 

@@ -36,7 +36,18 @@ const SECRET_WORDS = new Set(['key', 'keys', 'keymat', 'secret', 'secrets', 'psk
 /** RFC 7296 §2.14 key names: SK_d, SK_ai, SK_ar, SK_ei, SK_er, SK_pi, SK_pr. */
 const SK_NAME = /^sk_?(d|[aep]_?[ir])$/i;
 
+// Field names repeat on every line: remember each verdict (bounded, names come from code, not peers).
+const secretNameCache = new Map<string, boolean>();
+
 export function isSecretFieldName(name: string): boolean {
+  const known = secretNameCache.get(name);
+  if (known !== undefined) return known;
+  const verdict = classifyFieldName(name);
+  if (secretNameCache.size < 4096) secretNameCache.set(name, verdict);
+  return verdict;
+}
+
+function classifyFieldName(name: string): boolean {
   if (SK_NAME.test(name)) return true;
   const words = name
     .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
