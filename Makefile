@@ -4,7 +4,7 @@ BUN := node_modules/.bin/bun
 VITEST := $(BUN) --bun node_modules/.bin/vitest
 NATIVE := native/build/Release/outpost_native.node
 
-.PHONY: setup deps native test unit interop bench run typecheck clean
+.PHONY: setup deps native test unit interop bench fuzz run typecheck clean
 
 # npm packages (pinned by package-lock.json) and the apt packages the tests use as real peers.
 setup: deps
@@ -40,6 +40,11 @@ bench: setup
 	$(BUN) test/bench/handshakes.ts
 	$(BUN) test/bench/esp-crypto.ts
 	$(BUN) test/bench/tunnel-throughput.ts
+
+# Long fuzz runs: ≥ 1M packets against a running gateway, ≥ 10M codec inputs (make test runs short versions).
+fuzz: deps
+	$(BUN) test/fuzz/gateway-fuzz.ts --packets 1000000
+	$(BUN) test/fuzz/codec-fuzz-long.ts --inputs 10000000
 
 typecheck: deps
 	node_modules/.bin/tsc -p . --noEmit

@@ -505,3 +505,24 @@ describe('docs/config.md', () => {
     }
   });
 });
+
+describe('redirect (RFC 5685)', () => {
+  it('redirect_to (addresses and DNS names) and max_sessions at top level, redirect_to per connection', () => {
+    const { config } = configOf(`redirect_to: [192.0.2.4, "2001:DB8::4", gw2.example.net]\nmax_sessions: 500\n${PSK_CONN('    redirect_to: [203.0.113.9]\n')}`);
+    expect(config.redirectTo).toEqual(['192.0.2.4', '2001:db8::4', 'gw2.example.net']);
+    expect(config.maxSessions).toBe(500);
+    expect(config.connections[0]?.redirectTo).toEqual(['203.0.113.9']);
+    const plain = configOf(PSK_CONN()).config;
+    expect(plain.redirectTo).toBeUndefined();
+    expect(plain.maxSessions).toBeUndefined();
+    expect(plain.connections[0]?.redirectTo).toBeUndefined();
+  });
+
+  it('targets that are neither an address nor a DNS name, and a negative limit, are errors with their line', () => {
+    expect(errorsOf(`redirect_to: [192.0.2.4, "not a host!"]\nmax_sessions: -1\n${PSK_CONN('    redirect_to: ["_bad_"]\n')}`)).toEqual([
+      'outpost.yaml:1: redirect_to[1]: "not a host!" is neither an IP address nor a DNS name',
+      'outpost.yaml:2: max_sessions: must be an integer in 0..10000000 (got -1)',
+      'outpost.yaml:9: connections[0].redirect_to[0]: "_bad_" is neither an IP address nor a DNS name',
+    ]);
+  });
+});

@@ -1,6 +1,7 @@
 // Parses and validates the YAML gateway config into a GatewayConfig (file format: docs/config.md; RFC 7296 §2.15, §3.3, §3.5).
 import { parseIdentity } from '../ike/identity.ts';
 import { parseProposal, weakAlgorithms } from '../ike/proposal.ts';
+import { parseGateway } from '../ike/redirect.ts';
 import { createSignatureOps } from '../pki/signature.ts';
 import type { SignatureOps } from '../pki/types.ts';
 import { Checker, isPlainObject, type Path } from './checker.ts';
@@ -17,7 +18,9 @@ export interface ParseOptions {
   sig?: SignatureOps;
 }
 
-const TOP_KEYS = ['listen', 'log', 'dataplane', 'cookie_threshold', 'half_open_per_source', 'retransmit', 'pools', 'cas', 'connections'] as const;
+const TOP_KEYS = [
+  'listen', 'log', 'dataplane', 'cookie_threshold', 'half_open_per_source', 'redirect_to', 'max_sessions', 'retransmit', 'pools', 'cas', 'connections',
+] as const;
 const LISTEN_KEYS = ['address', 'port', 'natt_port'] as const;
 const LOG_KEYS = ['level', 'format'] as const;
 const DATAPLANE_KEYS = ['backend', 'offload'] as const;
@@ -27,7 +30,7 @@ const CA_KEYS = ['name', 'cert'] as const;
 const CONN_KEYS = [
   'name', 'remote_addrs', 'remote_port', 'local_addrs', 'ike_proposals', 'legacy', 'local', 'remote', 'psk', 'psk_file',
   'pools', 'vips', 'children', 'ike_lifetime', 'ike_rekey', 'dpd_delay', 'encapsulation', 'mobike', 'fragmentation',
-  'fragment_size', 'send_certreq',
+  'fragment_size', 'send_certreq', 'redirect_to',
 ] as const;
 const LOCAL_KEYS = ['id', 'auth', 'cert', 'key'] as const;
 const REMOTE_KEYS = ['id', 'auth', 'cas'] as const;
@@ -96,6 +99,17 @@ class ConfigParser {
     return s.toLowerCase();
   }
 
+  /** RFC 5685 redirect targets: IP addresses or DNS names (sent as such; a client resolves a name itself). */
+  gateways(path: Path, v: unknown): string[] {
+    const l = this.c.stringList(path, v) ?? [];
+    return l.flatMap((t, i) => {
+      const g = parseGateway(t);
+      if (g) return [g.kind === 'ip' ? g.addr : g.name];
+      this.c.error([...path, i], `"${t}" is neither an IP address nor a DNS name`);
+      return [];
+    });
+  }
+
   ipList(path: Path, v: unknown): string[] {
     const l = this.c.list(path, v) ?? [];
     return l.map((item, i) => this.ip([...path, i], item)).filter((x): x is string => x !== undefined);
@@ -131,12 +145,16 @@ class ConfigParser {
     const cas = this.cas(doc.cas);
     const connections = this.connections(doc.connections);
 
+    const redirectTo = this.gateways(['redirect_to'], doc.redirect_to);
+    const maxSessions = opt(doc, 'max_sessions', 0, (v) => c.integer(['max_sessions'], v, 0, 10_000_000));
     return {
       listen,
       log,
       dataplane,
       cookieThreshold: opt(doc, 'cookie_threshold', DEFAULTS.cookieThreshold, (v) => c.integer(['cookie_threshold'], v, 0, 1_000_000)),
       halfOpenPerSource: opt(doc, 'half_open_per_source', DEFAULTS.halfOpenPerSource, (v) => c.integer(['half_open_per_source'], v, 1, 1_000_000)),
+      ...(redirectTo.length > 0 ? { redirectTo } : {}),
+      ...(maxSessions > 0 ? { maxSessions } : {}),
       retransmit,
       pools,
       cas,
@@ -420,6 +438,7 @@ class ConfigParser {
     const vips = this.ipList([...path, 'vips'], o.vips);
     if (vips.length > 0 && remoteAddrs.length === 0) c.warn([...path, 'vips'], 'ignored: only an initiator (remote_addrs set) requests virtual IPs');
     const remotePort = opt(o, 'remote_port', DEFAULTS.remotePort, (v) => c.integer([...path, 'remote_port'], v, 1, 65535));
+    const redirectTo = this.gateways([...path, 'redirect_to'], o.redirect_to);
 
     const ikeLifetimeSec = opt(o, 'ike_lifetime', DEFAULTS.ikeLifetimeSec, (v) => roundSec(c.duration([...path, 'ike_lifetime'], v, 60, YEAR_SEC)));
     const ikeRekeySec = opt(o, 'ike_rekey', Math.min(DEFAULTS.ikeRekeySec, Math.floor((ikeLifetimeSec * DEFAULTS.ikeRekeySec) / DEFAULTS.ikeLifetimeSec)), (v) =>
@@ -457,6 +476,7 @@ class ConfigParser {
       fragmentation: opt(o, 'fragmentation', DEFAULTS.fragmentation, (v) => c.boolean([...path, 'fragmentation'], v)),
       fragmentSize: opt(o, 'fragment_size', DEFAULTS.fragmentSize, (v) => c.integer([...path, 'fragment_size'], v, 576, 65535)),
       sendCertReq: opt(o, 'send_certreq', DEFAULTS.sendCertReq, (v) => c.boolean([...path, 'send_certreq'], v)),
+      ...(redirectTo.length > 0 ? { redirectTo } : {}),
     };
     return c.errors.length === errorsBefore ? (conn as ConnectionConfig) : undefined;
   }

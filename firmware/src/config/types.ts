@@ -82,6 +82,11 @@ export interface ConnectionConfig {
   fragmentSize: number;
   /** Send CERTREQ for our CAs; send our certificate always (many clients send no CERTREQ). */
   sendCertReq: boolean;
+  /**
+   * RFC 5685: send peers of this connection to these gateways (IP addresses or DNS names) at IKE_SA_INIT, when every
+   * connection matching the peer's address says so; absent or empty = serve them here.
+   */
+  redirectTo?: string[];
 }
 
 export interface PoolConfig {
@@ -110,6 +115,13 @@ export interface GatewayConfig {
   cookieThreshold: number;
   /** Half-open IKE SAs allowed per source address. */
   halfOpenPerSource: number;
+  /**
+   * RFC 5685 redirect at IKE_SA_INIT: the other gateways of the fleet (IP addresses or DNS names). Alone, every new
+   * client that supports redirects is sent there; with maxSessions, only those beyond it.
+   */
+  redirectTo?: string[];
+  /** IKE SAs this gateway serves at most; beyond, new clients are redirected (redirectTo) or refused. 0/absent = no limit. */
+  maxSessions?: number;
   retransmit: { timeoutMs: number; tries: number; base: number };
   pools: PoolConfig[];
   cas: CaConfig[];

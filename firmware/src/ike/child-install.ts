@@ -37,6 +37,19 @@ export interface NewChild {
   weInitiated?: boolean;
 }
 
+/**
+ * Why the SPI a peer chose for our outbound ESP cannot be used, or null: RFC 4303 §2.1 reserves 0..255, and one
+ * that an SA of ours toward the same address already uses would make the outbound SAD ambiguous (the data plane
+ * refuses the second; strongSwan's kernel interface does too).
+ */
+export function outboundSpiProblem(ctx: EngineContext, sa: IkeSa, spi: number): string | null {
+  if (spi >>> 0 < 0x100) return `reserved SPI ${hexSpi(spi)}`;
+  for (const s of [sa, ...ctx.otherSas(sa)]) {
+    if (s.remote.addr === sa.remote.addr && s.children.some((c) => c.spiOut >>> 0 === spi >>> 0)) return `SPI ${hexSpi(spi)} is already in use toward ${sa.remote.addr}`;
+  }
+  return null;
+}
+
 /** Soft lifetime with up to REKEY_JITTER earlier at random; Infinity when the value is 0 (off). */
 export function softDeadline(ctx: EngineContext, sec: number): number {
   if (sec <= 0) return Infinity;
@@ -252,4 +265,53 @@ export function retireChild(ctx: EngineContext, sa: IkeSa, old: ChildSa, reason:
 
 export function hexSpi(spi: number): string {
   return (spi >>> 0).toString(16).padStart(8, '0');
+}
+
+/**
+ * The IKE SA's endpoints (or NAT state) changed without a rekey (RFC 4555 §3.5 MOBIKE, RFC 7296 §2.23 NAT
+ * mappings): move the installed halves of every CHILD_SA to them, in place (`dp.updateSa`, same SPIs and keys).
+ * Policies whose tunnel endpoints changed are replaced one by one (a tunnel-mode template names the outer
+ * addresses). `inbound`/`outbound` select the halves: a responder may hold the outbound move back until a return
+ * routability check has passed.
+ */
+export function moveChildren(ctx: EngineContext, sa: IkeSa, halves: { inbound: boolean; outbound: boolean }): number {
+  const { local, remote } = sa;
+  let moved = 0;
+  for (const child of sa.children) {
+    child.encap = sa.encap;
+    if (halves.inbound && child.inInstalled) {
+      ctx.effect({
+        type: 'dp.updateSa',
+        spi: child.spiIn,
+        direction: 'in',
+        src: remote.addr,
+        dst: local.addr,
+        encap: child.encap ? { srcPort: remote.port, dstPort: local.port } : undefined,
+      });
+      moved++;
+    }
+    if (halves.outbound && child.outInstalled) {
+      ctx.effect({
+        type: 'dp.updateSa',
+        spi: child.spiOut,
+        direction: 'out',
+        src: local.addr,
+        dst: remote.addr,
+        encap: child.encap ? { srcPort: local.port, dstPort: remote.port } : undefined,
+      });
+      moved++;
+    }
+    child.policies = child.policies.map((p) => {
+      const out = p.direction === 'out';
+      if (out ? !halves.outbound : !halves.inbound) return p;
+      const outerSrc = out ? local.addr : remote.addr;
+      const outerDst = out ? remote.addr : local.addr;
+      if (p.outerSrc === outerSrc && p.outerDst === outerDst) return p;
+      const next = { ...p, outerSrc, outerDst };
+      ctx.effect({ type: 'dp.delPolicy', policy: p });
+      ctx.effect({ type: 'dp.addPolicy', policy: next });
+      return next;
+    });
+  }
+  return moved;
 }

@@ -194,6 +194,8 @@ export const Notify = {
   FAILED_CP_REQUIRED: 37,
   TS_UNACCEPTABLE: 38,
   INVALID_SELECTORS: 39,
+  UNACCEPTABLE_ADDRESSES: 40, // RFC 4555
+  UNEXPECTED_NAT_DETECTED: 41, // RFC 4555
   TEMPORARY_FAILURE: 43,
   CHILD_SA_NOT_FOUND: 44,
 
@@ -254,6 +256,13 @@ export const Notify = {
   INTERMEDIATE_EXCHANGE_SUPPORTED: 16438,
 } as const;
 export type NotifyType = (typeof Notify)[keyof typeof Notify];
+
+/** Gateway identity types in REDIRECT / REDIRECTED_FROM data (RFC 5685 §9.1). */
+export const RedirectGatewayIdType = {
+  IPV4: 1,
+  IPV6: 2,
+  FQDN: 3,
+} as const;
 
 /** Notify types below this value are errors (RFC 7296 §3.10.1). */
 export const NOTIFY_ERROR_MAX = 16383;

@@ -5,6 +5,7 @@ import type { SignatureOps, Signer } from '../pki/types.ts';
 import type { Effect, EngineEvent, Output } from './io.ts';
 import type { IkeSa } from './ike-sa.ts';
 import type { AddressPool } from './pool.ts';
+import type { RedirectGateway } from './redirect.ts';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -64,7 +65,13 @@ export interface EngineContext {
   /** The peer stopped answering (retransmits, DPD timeout): remove the SA, then the connection's DPD action. */
   peerUnreachable(sa: IkeSa, reason: string): void;
   /** Remove the SA and everything under it; `notify` is reported in ike.failed. */
-  destroySa(sa: IkeSa, reason: string, opts?: { notify?: number }): void;
+  destroySa(sa: IkeSa, reason: string, opts?: { notify?: number; quiet?: boolean }): void;
+  /**
+   * RFC 5685: set up this SA's connection (and, when established, its CHILD_SAs) at the gateway `to` instead,
+   * sending REDIRECTED_FROM `from`; an established SA is deleted once the new one is up. False when it cannot be
+   * followed (a DNS name, too many redirects, a connection that cannot initiate): the caller carries on.
+   */
+  followRedirect(sa: IkeSa, to: RedirectGateway, from: string): boolean;
   /** Other live IKE SAs (for INITIAL_CONTACT decisions). */
   otherSas(sa: IkeSa): IkeSa[];
 }

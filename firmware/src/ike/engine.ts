@@ -29,8 +29,10 @@ import { resolveTs, tsToRange } from './ts.ts';
 import type { TsRange } from '../dataplane/types.ts';
 import { describeIdentity } from './identity.ts';
 import { addrInList, parseIp } from './ip.ts';
-import { hex, isZero, readU32, sameBytes } from './bytes.ts';
+import { hex, isZero, readU32, sameBytes, u32Bytes } from './bytes.ts';
 import { toIkeSaInfo } from './sa-info.ts';
+import { encodeRedirectData, gatewayText, MAX_REDIRECTS, parseGateway, pickGateway, type RedirectGateway } from './redirect.ts';
+import { HEADER_LEN } from './codec/index.ts';
 
 /** A responder SA must authenticate within this time (strongSwan's half_open_timeout). */
 export const HALF_OPEN_TIMEOUT_MS = 30_000;
@@ -106,6 +108,11 @@ class IkeEngine implements Engine, EngineContext {
   private internalErrors = 0;
   private readonly drops: Record<string, number> = {};
   private readonly counters: Record<string, number> = {};
+  /** The wake time of the last full run: the stateless path changes no SA, so it hands this back unchanged. */
+  private lastWake: number | undefined;
+  /** RFC 5685: the gateway-level redirect targets, and each connection's. */
+  private readonly redirectTargets: RedirectGateway[];
+  private readonly connRedirects = new Map<ConnectionConfig, RedirectGateway[]>();
 
   constructor(opts: EngineOptions) {
     this.config = opts.config;
@@ -120,11 +127,33 @@ class IkeEngine implements Engine, EngineContext {
     const { pools, errors } = createPools(opts.config.pools);
     this.pools = pools;
     for (const e of errors) this.log('error', e);
+    this.redirectTargets = this.gateways(opts.config.redirectTo ?? [], 'redirect_to');
+    for (const c of opts.config.connections) {
+      const list = this.gateways(c.redirectTo ?? [], `connection ${c.name} redirect_to`);
+      if (list.length > 0) this.connRedirects.set(c, list);
+    }
+  }
+
+  private gateways(list: readonly string[], where: string): RedirectGateway[] {
+    const out: RedirectGateway[] = [];
+    for (const t of list) {
+      const g = parseGateway(t);
+      if (g) out.push(g);
+      else this.log('error', `${where}: "${t}" is neither an IP address nor a DNS name, ignored`);
+    }
+    return out;
   }
 
   // ---- entry points ----
 
   receive(d: Datagram, nowMs: number): Output {
+    try {
+      const fast = this.statelessCookie(d, nowMs);
+      if (fast) return fast;
+    } catch (e) {
+      this.internalErrors++;
+      this.drop('internal-error');
+    }
     return this.run(nowMs, () => this.onDatagram(d));
   }
 
@@ -168,6 +197,7 @@ class IkeEngine implements Engine, EngineContext {
     }
     try {
       const wake = this.nextWake();
+      this.lastWake = wake;
       if (wake !== undefined) out.wakeAtMs = wake;
     } catch {
       this.internalErrors++;
@@ -177,6 +207,64 @@ class IkeEngine implements Engine, EngineContext {
   }
 
   // ---- datagrams ----
+
+  /**
+   * The flood path (§2.6): at or above the cookie threshold, an IKE_SA_INIT request without a valid cookie is
+   * answered from its raw octets. Only the header and the payload chain are walked (no decoding, no copies), no
+   * state is kept, and the reply is 72 octets built in place; anything unusual (a cookie that verifies, a
+   * retransmission of a known SA, malformed input) takes the normal path, which drops or serves it.
+   */
+  private statelessCookie(d: Datagram, nowMs: number): Output | null {
+    if (this.table.halfOpenCount < this.config.cookieThreshold) return null;
+    const b = d.data;
+    if (b.length < HEADER_LEN || b[18] !== ExchangeType.IKE_SA_INIT) return null;
+    const flags = b[19]!;
+    if ((flags & HeaderFlag.RESPONSE) !== 0 || (flags & HeaderFlag.INITIATOR) === 0 || b[17]! >> 4 !== 2) return null;
+    if (readU32(b, 20) !== 0 || readU32(b, 24) !== b.length) return null;
+    for (let i = 8; i < 16; i++) if (b[i] !== 0) return null;
+    let nonce: Uint8Array | null = null;
+    let cookie: Uint8Array | null = null;
+    let next = b[16]!;
+    let off = HEADER_LEN;
+    for (let n = 0; next !== PayloadType.NONE; n++) {
+      if (n >= 32 || off + 4 > b.length) return null;
+      const len = (b[off + 2]! << 8) | b[off + 3]!;
+      if (len < 4 || off + len > b.length) return null;
+      if (next === PayloadType.NONCE) nonce = b.subarray(off + 4, off + len);
+      else if (next === PayloadType.NOTIFY && len >= 8 && ((b[off + 6]! << 8) | b[off + 7]!) === Notify.COOKIE) {
+        const spiSize = b[off + 5]!;
+        if (8 + spiSize <= len) cookie = b.subarray(off + 8 + spiSize, off + len);
+      }
+      next = b[off]!;
+      off += len;
+    }
+    if (!nonce || nonce.length < 16 || nonce.length > 256) return null;
+    const spiI = b.subarray(0, 8);
+    // A retransmission for one of our half-open SAs gets its cached answer on the full path.
+    if (this.table.halfOpenFrom(d.remote.addr) > 0 && this.table.findInit(spiI, d.remote)) return null;
+    const addr = parseIp(d.remote.addr) ?? new Uint8Array(0);
+    if (cookie && this.cookies.verify(cookie, nonce, addr, spiI, nowMs)) return null;
+    this.nowMs = nowMs;
+    this.received++;
+    if (cookie) this.drop('bad-cookie');
+    const value = this.cookies.make(nonce, addr, spiI, nowMs);
+    // HDR(SPIi, 0, N, 2.0, IKE_SA_INIT, R, 0) + N(COOKIE) with a zero-length SPI (§2.6, §3.10).
+    const reply = new Uint8Array(HEADER_LEN + 8 + value.length);
+    reply.set(spiI, 0);
+    reply[16] = PayloadType.NOTIFY;
+    reply[17] = 0x20;
+    reply[18] = ExchangeType.IKE_SA_INIT;
+    reply[19] = HeaderFlag.RESPONSE;
+    reply.set(u32Bytes(reply.length), 24);
+    reply[HEADER_LEN + 2] = 0;
+    reply[HEADER_LEN + 3] = 8 + value.length;
+    reply[HEADER_LEN + 6] = Notify.COOKIE >> 8;
+    reply[HEADER_LEN + 7] = Notify.COOKIE & 0xff;
+    reply.set(value, HEADER_LEN + 8);
+    this.count('cookie-sent');
+    this.sent++;
+    return { send: [{ local: { ...d.local }, remote: { ...d.remote }, data: reply }], effects: [], events: [], ...(this.lastWake !== undefined ? { wakeAtMs: this.lastWake } : {}) };
+  }
 
   private onDatagram(d: Datagram): void {
     this.received++;
@@ -239,10 +327,6 @@ class IkeEngine implements Engine, EngineContext {
       this.count('cookie-sent');
       return;
     }
-    if (this.table.halfOpenFrom(d.remote.addr) >= this.config.halfOpenPerSource) {
-      this.drop('half-open-per-source');
-      return;
-    }
     const candidates = this.connectionsFor(d.local.addr, d.remote.addr);
     const first = candidates[0];
     if (!first) {
@@ -251,12 +335,52 @@ class IkeEngine implements Engine, EngineContext {
       this.drop('no-connection');
       return;
     }
+    if (this.redirectAtInit(d, msg, nonce.data, candidates)) return;
+    if (this.table.halfOpenFrom(d.remote.addr) >= this.config.halfOpenPerSource) {
+      this.drop('half-open-per-source');
+      return;
+    }
     const sa = new IkeSa(this.newId(), false, h.spiI.slice(), { ...d.local }, { ...d.remote }, first, candidates, this.nowMs);
     sa.spiR = this.newIkeSpi();
     sa.tm = new TaskManager(sa, this);
     this.table.add(sa);
     sa.tm.handleInitRequest(d, msg);
     if (!sa.destroyed) this.log('info', `IKE_SA_INIT from ${d.remote.addr}:${d.remote.port} accepted (${sa.proposalText})`, sa);
+  }
+
+  /**
+   * RFC 5685 §4.2: send the client elsewhere, statelessly (zero SPIr, its Ni echoed in the data): when every matching
+   * connection redirects, when the gateway redirects everyone, or when it is full (`maxSessions`). A client that does
+   * not support redirects is served, or refused when the gateway is full. One already redirected (REDIRECTED_FROM)
+   * is not sent on again: two full gateways must not bounce a client between them.
+   */
+  private redirectAtInit(d: Datagram, msg: IkeMessage, nonceI: Uint8Array, candidates: ConnectionConfig[]): boolean {
+    const max = this.config.maxSessions ?? 0;
+    const full = max > 0 && this.sessionCount() >= max;
+    const connTargets = candidates.every((c) => this.connRedirects.has(c)) ? (this.connRedirects.get(candidates[0]!) ?? []) : [];
+    const targets = connTargets.length > 0 ? connTargets : full || max === 0 ? this.redirectTargets : [];
+    if (!full && targets.length === 0) return false;
+    const notifies = msg.payloads.filter((p) => p.type === PayloadType.NOTIFY) as { notifyType: number }[];
+    const supported = notifies.some((n) => n.notifyType === Notify.REDIRECT_SUPPORTED);
+    const alreadyRedirected = notifies.some((n) => n.notifyType === Notify.REDIRECTED_FROM);
+    const to = supported && !alreadyRedirected ? pickGateway(targets, d.remote.addr) : undefined;
+    if (to) {
+      this.out.send.push(notifyReply(d, msg.header, Notify.REDIRECT, encodeRedirectData(to, nonceI)));
+      this.count('redirect-sent');
+      this.log('info', `redirecting ${d.remote.addr} to ${gatewayText(to)} at IKE_SA_INIT${full ? ` (${max} sessions reached)` : ''}`);
+      return true;
+    }
+    if (!full) return false;
+    this.drop('session-limit');
+    this.log('info', `refusing IKE_SA_INIT from ${d.remote.addr}: ${max} sessions reached${targets.length > 0 ? (alreadyRedirected ? ' and it was redirected here already' : ', and it does not support redirects') : ''}`);
+    return true;
+  }
+
+  /** IKE SAs that count against maxSessions: each peer once (a rekey's old SA and a collision's spare do not count). */
+  private sessionCount(): number {
+    let n = 0;
+    for (const sa of this.table.values()) if (!sa.destroyed && sa.state !== 'rekeyed' && !(sa.fromRekey && !sa.upAnnounced)) n++;
+    return n;
   }
 
   private cookieValid(d: Datagram, msg: IkeMessage, nonce: Uint8Array): boolean {
@@ -416,6 +540,30 @@ class IkeEngine implements Engine, EngineContext {
       case 'dp.acquire':
         this.onAcquire(c.localTs, c.remoteTs);
         return;
+      case 'update-addresses': {
+        const sa = this.liveSa(c.ikeId, 'update-addresses');
+        if (!sa) return;
+        const local: Endpoint = { addr: c.local.addr, port: c.local.port ?? sa.local.port };
+        if (local.addr === sa.local.addr && local.port === sa.local.port) return;
+        if (!sa.mobike) {
+          this.log('warn', `our address for IKE_SA ${sa.id} changed to ${local.addr}, but MOBIKE is not enabled for it: the peer cannot follow`, sa);
+          return;
+        }
+        this.log('info', `our address moved from ${sa.local.addr}:${sa.local.port} to ${local.addr}:${local.port}: updating the peer (MOBIKE)`, sa);
+        const from = sa.local;
+        sa.local = local;
+        sa.tm.initiate({ op: 'mobike', kind: 'update', from });
+        return;
+      }
+      case 'redirect': {
+        const sa = this.liveSa(c.ikeId, 'redirect');
+        if (!sa) return;
+        const to = parseGateway(c.to);
+        if (!to) return this.log('error', `redirect: "${c.to}" is neither an IP address nor a DNS name`, sa);
+        if (!sa.peerRedirect) return this.log('warn', `redirect: the peer of IKE_SA ${sa.id} did not announce REDIRECT_SUPPORTED`, sa);
+        sa.tm.initiate({ op: 'redirect', to });
+        return;
+      }
     }
   }
 
@@ -480,7 +628,13 @@ class IkeEngine implements Engine, EngineContext {
    * restart or reauthentication brings back every CHILD_SA the old SA had); with `reauthOf`, finally the DELETE
    * of the SA it replaces (make-before-break, RFC 7296 §2.8.3).
    */
-  private startSa(conn: ConnectionConfig, children: string[], reauthOf: IkeSa | null = null, remoteAddr = conn.remoteAddrs.find((a) => parseIp(a) !== null)): IkeSa | null {
+  private startSa(
+    conn: ConnectionConfig,
+    children: string[],
+    reauthOf: IkeSa | null = null,
+    remoteAddr = conn.remoteAddrs.find((a) => parseIp(a) !== null),
+    redirect?: { from: string; count: number },
+  ): IkeSa | null {
     if (!remoteAddr) return null;
     const local = this.localEndpointFor(conn, remoteAddr);
     const remote: Endpoint = { addr: remoteAddr, port: conn.remotePort || 500 };
@@ -488,9 +642,14 @@ class IkeEngine implements Engine, EngineContext {
     sa.requestedChild = children[0];
     sa.pendingChildren = children.slice(1);
     sa.reauthOf = reauthOf;
+    if (redirect) {
+      sa.redirectedFrom = redirect.from;
+      sa.redirects = redirect.count;
+    }
     sa.tm = new TaskManager(sa, this);
     this.table.add(sa);
-    this.log('info', `${reauthOf ? 'reauthenticating' : 'initiating'} IKE_SA ${conn.name} to ${remote.addr}:${remote.port}`, sa);
+    const verb = redirect ? `following a redirect from ${redirect.from}: initiating` : reauthOf ? 'reauthenticating' : 'initiating';
+    this.log('info', `${verb} IKE_SA ${conn.name} to ${remote.addr}:${remote.port}`, sa);
     sa.tm.initiate({ op: 'connect' });
     sa.tm.initiate({ op: 'step', name: 'after-connect', run: () => this.afterConnect(sa) });
     return sa;
@@ -509,8 +668,9 @@ class IkeEngine implements Engine, EngineContext {
       run: () => {
         sa.reauthOf = null;
         if (old.destroyed || old.state === 'deleting') return;
-        this.log('info', `reauthentication of IKE_SA ${old.id} complete: deleting it`, sa);
-        old.tm.initiate({ op: 'delete-ike', reason: 'reauthenticated' });
+        const redirected = sa.redirectedFrom !== null;
+        this.log('info', `${redirected ? 'redirect' : 'reauthentication'} of IKE_SA ${old.id} complete: deleting it`, sa);
+        old.tm.initiate({ op: 'delete-ike', reason: redirected ? 'redirected' : 'reauthenticated' });
       },
     });
   }
@@ -666,6 +826,12 @@ class IkeEngine implements Engine, EngineContext {
     sa.natDetectionSeen = old.natDetectionSeen;
     sa.peerFragmentation = old.peerFragmentation;
     sa.peerSigHashes = old.peerSigHashes;
+    // Negotiated once in IKE_SA_INIT/IKE_AUTH, so they outlive a rekey (RFC 4555 §3.2, RFC 5685 §3).
+    sa.mobike = old.mobike;
+    sa.peerMobike = old.peerMobike;
+    sa.peerAddresses = [...old.peerAddresses];
+    sa.peerRedirect = old.peerRedirect;
+    sa.redirectedFrom = old.redirectedFrom;
     sa.localId = old.localId;
     sa.remoteId = old.remoteId;
     sa.state = 'established';
@@ -726,7 +892,37 @@ class IkeEngine implements Engine, EngineContext {
     return readU32(this.crypto.randomBytes(4), 0) % n;
   }
 
-  destroySa(sa: IkeSa, reason: string, opts: { notify?: number } = {}): void {
+  followRedirect(sa: IkeSa, to: RedirectGateway, from: string): boolean {
+    const target = gatewayText(to);
+    if (to.kind !== 'ip') {
+      this.log('warn', `cannot follow the redirect to ${target}: DNS names are not resolved here`, sa);
+      return false;
+    }
+    if (sa.redirects >= MAX_REDIRECTS) {
+      this.log('warn', `not following the redirect to ${target}: ${MAX_REDIRECTS} redirects in a row already`, sa);
+      return false;
+    }
+    if (!sa.canInitiate || (sa.established && (sa.rekeyQueued || sa.state !== 'established'))) return false;
+    const redirect = { from, count: sa.redirects + 1 };
+    if (sa.established) {
+      // Make-before-break, as a reauthentication: the new SA brings the CHILD_SAs along, then this one is deleted.
+      sa.rekeyQueued = true;
+      const children = [...new Set(sa.children.filter((c) => c.announced && c.state !== 'deleting').map((c) => c.config.name))];
+      this.log('info', `redirected by ${from} to ${target}: moving IKE_SA ${sa.conn.name} there`, sa);
+      if (this.startSa(sa.conn, children, sa, to.addr, redirect)) return true;
+      sa.rekeyQueued = false;
+      return false;
+    }
+    const children = [sa.requestedChild, ...sa.pendingChildren].filter((c): c is string => c !== undefined);
+    const reauthOf = sa.reauthOf;
+    sa.reauthOf = null;
+    this.log('info', `redirected by ${from} to ${target} at IKE_SA_INIT`, sa);
+    if (this.startSa(sa.conn, children, reauthOf, to.addr, redirect)) return true;
+    sa.reauthOf = reauthOf;
+    return false;
+  }
+
+  destroySa(sa: IkeSa, reason: string, opts: { notify?: number; quiet?: boolean } = {}): void {
     if (sa.destroyed) return;
     const wasUp = sa.upAnnounced;
     const spare = sa.fromRekey && !sa.upAnnounced;
@@ -753,8 +949,12 @@ class IkeEngine implements Engine, EngineContext {
       this.log('info', `IKE_SA ${sa.conn.name} with ${sa.remote.addr} down: ${reason}`, sa);
       return;
     }
-    // An INVALID_KE_PAYLOAD round trip is normal negotiation, not a failure worth an event.
+    // An INVALID_KE_PAYLOAD round trip is normal negotiation, not a failure worth an event; nor is a redirect.
     if (!sa.initiator && opts.notify === Notify.INVALID_KE_PAYLOAD) return;
+    if (opts.quiet) {
+      this.log('debug', `IKE_SA attempt with ${sa.remote.addr} ended: ${reason}`, sa);
+      return;
+    }
     this.event({
       type: 'ike.failed',
       ikeId: sa.id,

@@ -70,6 +70,24 @@ export class IkeSa {
   peerCerts: Uint8Array[] = [];
   peerInitialContact = false;
 
+  /** MOBIKE (RFC 4555): both sides sent MOBIKE_SUPPORTED in IKE_AUTH; the peer did. */
+  mobike = false;
+  peerMobike = false;
+  /** The peer's other addresses (ADDITIONAL_IP4/6_ADDRESS); empty after NO_ADDITIONAL_ADDRESSES. */
+  peerAddresses: string[] = [];
+  /**
+   * Responder: the peer moved (UPDATE_SA_ADDRESSES) and our outbound ESP stays on the old path until the return
+   * routability check of the new address succeeds (RFC 4555 §3.5, §3.7).
+   */
+  outboundMovePending = false;
+  /** RFC 5685: the peer sent REDIRECT_SUPPORTED (or REDIRECTED_FROM) in IKE_SA_INIT. */
+  peerRedirect = false;
+  /** Initiator: the gateway that redirected us here (sent as REDIRECTED_FROM) and how many redirects led here. */
+  redirectedFrom: string | null = null;
+  redirects = 0;
+  /** Responder: we redirected this established SA; delete it ourselves if the peer has not by then. */
+  redirectDeadlineMs = Infinity;
+
   localId: Identity | null = null;
   remoteId: Identity | null = null;
   /** Virtual IPs we assigned to the peer (responder) or received (initiator), textual. */

@@ -64,7 +64,14 @@ export type Command =
   /** The data plane's lifetime of an SA ran out (DataplaneEvent 'expire'): soft → rekey, hard → delete. */
   | { type: 'dp.expire'; spi: number; direction: 'in' | 'out'; kind: 'soft' | 'hard' }
   /** Traffic hit a policy without SA (DataplaneEvent 'acquire'): re-initiates a connection held by dpdAction 'hold'. */
-  | { type: 'dp.acquire'; localTs: TsRange; remoteTs: TsRange };
+  | { type: 'dp.acquire'; localTs: TsRange; remoteTs: TsRange }
+  /**
+   * Our address for this IKE SA changed (the runtime saw the old one vanish; `local` is the kernel's new source toward
+   * the peer): with MOBIKE, an UPDATE_SA_ADDRESSES exchange from there (RFC 4555 §3.5); the port stays unless given.
+   */
+  | { type: 'update-addresses'; ikeId: string; local: { addr: string; port?: number } }
+  /** Send the peer of an established IKE SA to another gateway (RFC 5685 §5): an IP address or DNS name. */
+  | { type: 'redirect'; ikeId: string; to: string };
 
 /** One CHILD_SA as listed by the engine (no key material). */
 export interface ChildSaInfo {
@@ -105,5 +112,9 @@ export interface IkeSaInfo {
   /** Next rekey or reauthentication (soft lifetime, with jitter) and hard expiry, when scheduled. */
   rekeyAtMs?: number;
   expireAtMs?: number;
+  /** Present when MOBIKE (RFC 4555) is on for the SA: the peer's other addresses it announced. */
+  mobike?: { peerAddresses: string[] };
+  /** Initiator: the gateway that redirected us here (RFC 5685). */
+  redirectedFrom?: string;
   children: ChildSaInfo[];
 }

@@ -5,18 +5,25 @@ export function parseIp(text: string): Uint8Array | null {
   return text.includes(':') ? parseIp6(text) : parseIp4(text);
 }
 
+/** Dotted quad, 1-3 decimal digits per part (no regex: it runs for every IKE_SA_INIT, cookies included). */
 function parseIp4(text: string): Uint8Array | null {
-  const parts = text.split('.');
-  if (parts.length !== 4) return null;
   const out = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    const p = parts[i] ?? '';
-    if (!/^\d{1,3}$/.test(p)) return null;
-    const v = Number(p);
-    if (v > 255) return null;
-    out[i] = v;
+  let part = 0;
+  let digits = 0;
+  let v = 0;
+  for (let i = 0; i <= text.length; i++) {
+    const c = i < text.length ? text.charCodeAt(i) : 46; // '.' ends the last part
+    if (c >= 48 && c <= 57) {
+      if (++digits > 3) return null;
+      v = v * 10 + (c - 48);
+      continue;
+    }
+    if (c !== 46 || digits === 0 || v > 255 || part > 3) return null;
+    out[part++] = v;
+    v = 0;
+    digits = 0;
   }
-  return out;
+  return part === 4 ? out : null;
 }
 
 function parseIp6(text: string): Uint8Array | null {

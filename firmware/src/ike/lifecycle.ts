@@ -15,7 +15,7 @@ export function lifecycleDue(sa: IkeSa): number {
   if (sa.destroyed) return Infinity;
   if (sa.state === 'rekeyed' || (sa.fromRekey && !sa.upAnnounced)) return sa.rekeyedDeadlineMs;
   if (!sa.established) return Infinity;
-  let next = Math.min(sa.expireAtMs, sa.rekeyQueued ? Infinity : sa.rekeyAtMs);
+  let next = Math.min(sa.expireAtMs, sa.redirectDeadlineMs, sa.rekeyQueued ? Infinity : sa.rekeyAtMs);
   for (const c of sa.children) next = Math.min(next, childDue(c));
   return next;
 }
@@ -40,6 +40,13 @@ export function runLifecycle(ctx: EngineContext, sa: IkeSa, now: number, reauth:
     return;
   }
   if (!sa.established) return;
+  if (now >= sa.redirectDeadlineMs) {
+    // RFC 5685 §5: a redirected client deletes its old SA; this one did not.
+    sa.redirectDeadlineMs = Infinity;
+    ctx.log('info', `the redirected peer did not delete its IKE_SA, deleting it`, sa);
+    sa.tm.initiate({ op: 'delete-ike', reason: 'redirected' });
+    return;
+  }
   if (now >= sa.expireAtMs) {
     sa.expireAtMs = Infinity;
     ctx.log('info', `IKE_SA ${sa.conn.name} reached its lifetime of ${sa.conn.ikeLifetimeSec} s`, sa);

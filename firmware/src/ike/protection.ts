@@ -53,9 +53,12 @@ export function openMessage(sa: IkeSa, d: Datagram, msg: IkeMessage, frags: Frag
     if (frags.messageId !== undefined && frags.messageId !== msg.header.messageId) frags.reset();
     const r = frags.add(d.data, msg, sk);
     if (!r.ok) {
-      const postAuth = frags.done;
-      frags.reset();
-      if (postAuth) return { kind: 'syntax', error: r.error, notify: r.notify ?? Notify.INVALID_SYNTAX, notifyData: notifyDataOf(r) };
+      // Reassembled, but the whole does not parse: a syntax error behind valid ICVs. Anything else (a forged or
+      // stale fragment) is dropped alone: it must not cost the fragments already collected (§2.6.1).
+      if (frags.done) {
+        frags.reset();
+        return { kind: 'syntax', error: r.error, notify: r.notify ?? Notify.INVALID_SYNTAX, notifyData: notifyDataOf(r) };
+      }
       return { kind: 'drop', reason: 'fragment' };
     }
     if (!r.value.done) return { kind: 'incomplete' };

@@ -27,6 +27,8 @@ export function toIkeSaInfo(sa: IkeSa): IkeSaInfo {
     establishedMs: sa.establishedMs,
     ...finite('rekeyAtMs', sa.rekeyQueued ? Infinity : sa.rekeyAtMs),
     ...finite('expireAtMs', sa.expireAtMs),
+    ...(sa.mobike ? { mobike: { peerAddresses: [...sa.peerAddresses] } } : {}),
+    ...(sa.redirectedFrom ? { redirectedFrom: sa.redirectedFrom } : {}),
     children: sa.children.filter((c) => c.announced).map((c) => ({
       childId: c.id,
       name: c.config.name,

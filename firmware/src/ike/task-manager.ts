@@ -25,7 +25,7 @@ import type { IkeSa } from './ike-sa.ts';
 import { InMessage, OutMessage, exchangeName } from './message.ts';
 import { encodeMessageFor, openMessage } from './protection.ts';
 import { isFailure, isPending, type Task, type TaskFailure } from './task.ts';
-import { IkeInit } from './tasks/ike-init.ts';
+import { IkeInit, ignoredInitResponse } from './tasks/ike-init.ts';
 import { IkeNatd } from './tasks/ike-natd.ts';
 import { IkeCertPost, IkeCertPre } from './tasks/ike-cert.ts';
 import { IkeAuth } from './tasks/ike-auth.ts';
@@ -36,6 +36,10 @@ import { ChildDelete } from './tasks/child-delete.ts';
 import { Informational } from './tasks/informational.ts';
 import { ChildRekey } from './tasks/child-rekey.ts';
 import { IkeRekey } from './tasks/ike-rekey.ts';
+import { IkeMobike } from './tasks/ike-mobike.ts';
+import { IkeRedirect } from './tasks/ike-redirect.ts';
+import { moveChildren } from './child-install.ts';
+import type { RedirectGateway } from './redirect.ts';
 import { EMPTY } from './bytes.ts';
 
 /** What we can start as initiator of an exchange (or, `step`, a local action queued in order with them). */
@@ -49,6 +53,10 @@ export type Operation =
   | { op: 'create-child'; child: string; group?: number }
   | { op: 'rekey-child'; childId: string; group?: number }
   | { op: 'rekey-ike'; group?: number }
+  /** MOBIKE (RFC 4555): `update` after our address changed, `check` = return routability of the peer's new one. */
+  | { op: 'mobike'; kind: 'update' | 'check'; from?: Endpoint }
+  /** Send the peer to another gateway (RFC 5685 §5). */
+  | { op: 'redirect'; to: RedirectGateway }
   | { op: 'step'; name: string; run: () => void };
 
 interface Exchange {
@@ -66,7 +74,7 @@ function initiatorExchanges(sa: IkeSa, ctx: EngineContext, o: Operation): Omit<E
         { exchange: ExchangeType.IKE_SA_INIT, tasks: [new IkeInit(sa, ctx), new IkeNatd(sa, ctx), new IkeCertPre(sa, ctx)] },
         {
           exchange: ExchangeType.IKE_AUTH,
-          tasks: [new IkeCertPre(sa, ctx), new IkeAuth(sa, ctx), new IkeCertPost(sa, ctx), new IkeConfig(sa, ctx), new ChildCreate(sa, ctx)],
+          tasks: [new IkeCertPre(sa, ctx), new IkeAuth(sa, ctx), new IkeCertPost(sa, ctx), new IkeMobike(sa, ctx, 'auth'), new IkeConfig(sa, ctx), new ChildCreate(sa, ctx)],
         },
       ];
     case 'delete-ike':
@@ -81,6 +89,10 @@ function initiatorExchanges(sa: IkeSa, ctx: EngineContext, o: Operation): Omit<E
       return [{ exchange: ExchangeType.CREATE_CHILD_SA, tasks: [new ChildRekey(sa, ctx, { initiator: true, childId: o.childId, group: o.group })] }];
     case 'rekey-ike':
       return [{ exchange: ExchangeType.CREATE_CHILD_SA, tasks: [new IkeRekey(sa, ctx, { initiator: true, group: o.group })] }];
+    case 'mobike':
+      return [{ exchange: ExchangeType.INFORMATIONAL, tasks: [new IkeMobike(sa, ctx, o.kind, o.from)] }];
+    case 'redirect':
+      return [{ exchange: ExchangeType.INFORMATIONAL, tasks: [new IkeRedirect(sa, ctx, o.to)] }];
     case 'step':
       return [{ exchange: 0, tasks: [] }];
   }
@@ -101,9 +113,9 @@ function responderTasks(sa: IkeSa, ctx: EngineContext, exchange: number): Task[]
     case ExchangeType.IKE_SA_INIT:
       return [new IkeInit(sa, ctx), new IkeNatd(sa, ctx), new IkeCertPre(sa, ctx)];
     case ExchangeType.IKE_AUTH:
-      return [new IkeCertPre(sa, ctx), new IkeAuth(sa, ctx), new IkeCertPost(sa, ctx), new IkeConfig(sa, ctx), new ChildCreate(sa, ctx)];
+      return [new IkeCertPre(sa, ctx), new IkeAuth(sa, ctx), new IkeCertPost(sa, ctx), new IkeMobike(sa, ctx, 'auth'), new IkeConfig(sa, ctx), new ChildCreate(sa, ctx)];
     case ExchangeType.INFORMATIONAL:
-      return [new IkeDelete(sa, ctx), new ChildDelete(sa, ctx), new Informational(sa, ctx)];
+      return [new IkeDelete(sa, ctx), new ChildDelete(sa, ctx), new IkeMobike(sa, ctx, 'respond'), new IkeRedirect(sa, ctx), new Informational(sa, ctx)];
     case ExchangeType.CREATE_CHILD_SA:
       return null; // decided by content: createChildSaTasks
     default:
@@ -290,6 +302,8 @@ export class TaskManager {
   // ---- our requests ----
 
   private startNext(): void {
+    // While we answer a request, our own wait: the response goes first (finishRequest starts them after it).
+    if (this.responding) return;
     while (!this.active && !this.sa.destroyed) {
       const next = this.queue.shift();
       if (!next) return;
@@ -351,7 +365,15 @@ export class TaskManager {
       this.ctx.destroySa(this.sa, `malformed ${exchangeName(a.exchange)} response: ${opened.error}`);
       return;
     }
-    if (a.exchange === ExchangeType.IKE_SA_INIT) this.sa.initResponse = d.data;
+    if (a.exchange === ExchangeType.IKE_SA_INIT) {
+      // Unprotected: one an off-path attacker may forge is dropped and the real answer awaited.
+      const ignore = ignoredInitResponse(this.sa, this.ctx, opened.payloads);
+      if (ignore) {
+        this.ctx.drop(ignore);
+        return;
+      }
+      this.sa.initResponse = d.data;
+    }
     this.authenticated(d);
     const job: Job = { exchange: a.exchange, msgId: a.msgId, tasks: a.tasks, msg: new InMessage(msg.header, opened.payloads, d), index: 0, pendingRef: null, retry: false };
     a.job = job;
@@ -391,7 +413,7 @@ export class TaskManager {
         { type: PayloadType.NOTIFY, protocolId: 0, spi: EMPTY, notifyType: f.notify, data: f.notifyData ?? EMPTY },
       ]);
     }
-    this.ctx.destroySa(this.sa, f.fail, { notify: f.notify });
+    this.ctx.destroySa(this.sa, f.fail, { notify: f.notify, ...(f.quiet ? { quiet: true } : {}) });
   }
 
   // ---- the peer's requests ----
@@ -500,7 +522,7 @@ export class TaskManager {
     this.responding = null;
     this.sendPackets(packets, job.reply.local, job.reply.remote);
     if (!failure) for (const t of job.tasks) t.afterResponse?.();
-    if (failure && (destroy || !this.sa.established)) {
+    if (failure && (destroy || !this.sa.authenticated)) {
       this.ctx.destroySa(this.sa, failure.fail, { notify: failure.notify });
       return;
     }
@@ -526,28 +548,18 @@ export class TaskManager {
       sa.remote = { ...d.remote };
       return;
     }
-    if (sa.natRemote && moved) this.ctx.event({ type: 'log', level: 'info', msg: `peer moved from ${sa.remote.addr}:${sa.remote.port} to ${d.remote.addr}:${d.remote.port}`, ikeId: sa.id });
-    if (sa.natRemote) peerMoved(this.ctx, sa, d);
+    // RFC 4555 §3.8: with MOBIKE, addresses change only by UPDATE_SA_ADDRESSES (the ike-mobike task), never implicitly.
+    if (sa.mobike || !sa.natRemote) return;
+    if (moved) this.ctx.log('info', `peer moved from ${sa.remote.addr}:${sa.remote.port} to ${d.remote.addr}:${d.remote.port}`, sa);
+    peerMoved(this.ctx, sa, d);
   }
 }
 
-/** Update the SA and its ESP SAs to the peer's new NAT mapping. */
+/** Update the SA and its ESP SAs to the peer's new NAT mapping (§2.23). */
 function peerMoved(ctx: EngineContext, sa: IkeSa, d: Datagram): void {
   const oldRemote = sa.remote;
   sa.remote = { ...d.remote };
   sa.local = { ...d.local };
   if (oldRemote.addr === d.remote.addr && oldRemote.port === d.remote.port) return;
-  for (const c of sa.children) {
-    const encap = c.encap ? { srcPort: sa.local.port, dstPort: sa.remote.port } : undefined;
-    if (c.outInstalled) ctx.effect({ type: 'dp.updateSa', spi: c.spiOut, direction: 'out', dst: sa.remote.addr, encap });
-    if (c.inInstalled) {
-      ctx.effect({
-        type: 'dp.updateSa',
-        spi: c.spiIn,
-        direction: 'in',
-        src: sa.remote.addr,
-        encap: c.encap ? { srcPort: sa.remote.port, dstPort: sa.local.port } : undefined,
-      });
-    }
-  }
+  moveChildren(ctx, sa, { inbound: true, outbound: true });
 }

@@ -8,6 +8,8 @@ export interface TaskFailure {
   notifyData?: Uint8Array;
   /** Initiator: tell the peer in a separate INFORMATIONAL (§2.21.2), e.g. AUTHENTICATION_FAILED. */
   informPeer?: boolean;
+  /** No ike.failed event: the attempt did not fail, it moved on (a REDIRECT at IKE_SA_INIT, RFC 5685). */
+  quiet?: boolean;
 }
 
 /**

@@ -19,7 +19,7 @@ import { espProposalsOf, transformOf, withoutDh } from '../conn-proposals.ts';
 import { childGroups, childProposalsFor, selectChildProposal } from '../child-proposals.ts';
 import { selectProposal } from '../proposal.ts';
 import { allWithin, anyTs, hostTs, narrowTs, resolveTs, tsToString } from '../ts.ts';
-import { createChild, installChild } from '../child-install.ts';
+import { createChild, installChild, outboundSpiProblem } from '../child-install.ts';
 import { ikeBusy } from '../collisions.ts';
 import { parseIp } from '../ip.ts';
 import { readU16, readU32, u16Bytes, u32Bytes } from '../bytes.ts';
@@ -185,6 +185,8 @@ export class ChildCreate implements Task {
     if (!saP || !tsi || !tsr) return this.fail('response without SA, TSi or TSr');
     const chosen = saP.proposals[0];
     if (saP.proposals.length !== 1 || !chosen || chosen.spi.length !== 4) return this.fail('responder chose an ESP proposal we did not offer');
+    const spiProblem = outboundSpiProblem(this.ctx, sa, readU32(chosen.spi, 0));
+    if (spiProblem) return this.fail(`responder's ${spiProblem}`);
     let secret: Uint8Array | undefined;
     if (this.inCreateChildSa) {
       const nonce = msg.get(PayloadType.NONCE);
@@ -289,6 +291,11 @@ export class ChildCreate implements Task {
         ? selectChildProposal(this.ctx, sa, child, offered, ke?.dhGroup)
         : selectProposal(espProposalsOf(child).map(withoutDh), offered, { kind: 'esp', legacy: sa.conn.legacy, skipDh: true });
       if (!proposal) continue;
+      const spiProblem = proposal.spi.length === 4 ? outboundSpiProblem(this.ctx, sa, readU32(proposal.spi, 0)) : 'an SPI that is not 4 octets';
+      if (spiProblem) {
+        this.refuse(Notify.NO_PROPOSAL_CHOSEN, `the peer proposes ${spiProblem}`);
+        return 'done';
+      }
       this.config = child;
       this.proposal = proposal;
       this.tsI = tsI;

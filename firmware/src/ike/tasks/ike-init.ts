@@ -1,7 +1,7 @@
 // Task ike-init: IKE_SA_INIT SA/KE/Nonce, proposal choice, COOKIE and INVALID_KE_PAYLOAD retries, SKEYSEED (RFC 7296 §1.2, §2.6, §2.7, §2.14; RFC 7383 §2.3; RFC 7427 §4).
 import { HashAlgorithm, Notify, PayloadType } from '../constants.ts';
 import type { ConnectionConfig } from '../../config/types.ts';
-import type { Proposal } from '../codec/types.ts';
+import type { NotifyPayload, Payload, Proposal } from '../codec/types.ts';
 import type { EngineContext } from '../context.ts';
 import type { IkeSa } from '../ike-sa.ts';
 import type { InMessage, OutMessage } from '../message.ts';
@@ -12,12 +12,26 @@ import { dhGroupsOf, ikeProposalsOf, promoteGroup, transformOf } from '../conn-p
 import { installIkeKeys } from '../ike-keys.ts';
 import { TransformType } from '../constants.ts';
 import { isZero, readU16, u16Bytes, concatBytes } from '../bytes.ts';
+import { decodeRedirectData, encodeRedirectData, gatewayText, parseGateway } from '../redirect.ts';
 
 const NONCE_LEN = 32;
 /** What we accept for RFC 7427 signatures, announced in SIGNATURE_HASH_ALGORITHMS. */
 const OUR_SIG_HASHES = [HashAlgorithm.SHA2_256, HashAlgorithm.SHA2_384, HashAlgorithm.SHA2_512, HashAlgorithm.IDENTITY];
 /** Cookie rounds before we give up on a responder that keeps asking. */
 const MAX_COOKIE_ROUNDS = 3;
+
+/**
+ * An IKE_SA_INIT response to drop unseen (a reason for the drop counters), or null. RFC 5685 §4.2: a REDIRECT must
+ * echo our Ni; one that does not is not from the responder we asked (it saw no Ni), so we wait for the real answer.
+ */
+export function ignoredInitResponse(sa: IkeSa, ctx: EngineContext, payloads: readonly Payload[]): string | null {
+  const redirect = payloads.find((p) => p.type === PayloadType.NOTIFY && (p as NotifyPayload).notifyType === Notify.REDIRECT) as NotifyPayload | undefined;
+  if (!redirect) return null;
+  const r = decodeRedirectData(redirect.data);
+  if (r && ctx.crypto.equal(r.nonce, sa.nonceI)) return null;
+  ctx.log('info', `ignoring a REDIRECT from ${sa.remote.addr}: ${r ? 'its nonce is not ours' : 'malformed'}`, sa);
+  return 'redirect-forged';
+}
 
 export class IkeInit implements Task {
   readonly name = 'ike-init';
@@ -57,6 +71,10 @@ export class IkeInit implements Task {
     msg.add({ type: PayloadType.NONCE, data: sa.nonceI });
     if (sa.conn.fragmentation) msg.notify(Notify.IKEV2_FRAGMENTATION_SUPPORTED);
     msg.notify(Notify.SIGNATURE_HASH_ALGORITHMS, concatBytes(...OUR_SIG_HASHES.map(u16Bytes)));
+    // RFC 5685 §4.1/§4.3: we follow redirects; a redirected client says where it came from instead.
+    const from = sa.redirectedFrom ? parseGateway(sa.redirectedFrom) : null;
+    if (from) msg.notify(Notify.REDIRECTED_FROM, encodeRedirectData(from));
+    else msg.notify(Notify.REDIRECT_SUPPORTED);
     return 'done';
   }
 
@@ -72,6 +90,11 @@ export class IkeInit implements Task {
     }
     const invalidKe = msg.notify(Notify.INVALID_KE_PAYLOAD);
     if (invalidKe) return this.retryWithGroup(invalidKe.data);
+    const redirect = msg.notify(Notify.REDIRECT);
+    if (redirect) {
+      const r = this.redirected(redirect.data);
+      if (r) return r;
+    }
     const err = msg.errorNotify();
     if (err) return { fail: `IKE_SA_INIT refused by ${sa.remote.addr}: ${notifyName(err.notifyType)}`, notify: err.notifyType };
 
@@ -101,6 +124,19 @@ export class IkeInit implements Task {
     return 'done';
   }
 
+  /**
+   * RFC 5685 §4.2: the responder sends us elsewhere. Its data must echo our Ni (else an off-path attacker could
+   * redirect us; the REDIRECT is ignored then); a redirect we cannot follow ends the attempt like a refusal.
+   */
+  private redirected(data: Uint8Array): TaskStatus | null {
+    const sa = this.sa;
+    const r = decodeRedirectData(data);
+    if (!r || !this.ctx.crypto.equal(r.nonce, sa.nonceI)) return null; // screened out before (ignoredInitResponse)
+    const to = gatewayText(r.gateway);
+    if (!this.ctx.followRedirect(sa, r.gateway, sa.remote.addr)) return { fail: `redirected by ${sa.remote.addr} to ${to}, which we cannot follow` };
+    return { fail: `redirected by ${sa.remote.addr} to ${to}`, quiet: true };
+  }
+
   /** §1.2: retry once per group, and only with a group we allow. */
   private retryWithGroup(data: Uint8Array): TaskStatus {
     const sa = this.sa;
@@ -126,6 +162,12 @@ export class IkeInit implements Task {
     const nonce = msg.get(PayloadType.NONCE);
     if (!saP || !ke || !nonce) return { fail: 'IKE_SA_INIT request without SA, KE or Ni', notify: Notify.INVALID_SYNTAX };
     sa.nonceI = nonce.data;
+    const redirectedFrom = msg.notify(Notify.REDIRECTED_FROM);
+    sa.peerRedirect = redirectedFrom !== undefined || msg.notify(Notify.REDIRECT_SUPPORTED) !== undefined;
+    if (redirectedFrom) {
+      const r = decodeRedirectData(redirectedFrom.data);
+      this.ctx.log('info', `${sa.remote.addr} was redirected here from ${r ? gatewayText(r.gateway) : '(malformed REDIRECTED_FROM)'}`, sa);
+    }
 
     const pick = this.choose(saP.proposals, ke.dhGroup);
     if (!pick) {

@@ -1,5 +1,5 @@
 // Task ike-natd: NAT detection in IKE_SA_INIT (RFC 7296 §2.23): hash = SHA-1(SPIi | SPIr | IP | Port).
-import { Notify } from '../constants.ts';
+import { IKE_PORT, NATT_PORT, Notify } from '../constants.ts';
 import type { Endpoint } from '../../dataplane/types.ts';
 import type { EngineContext } from '../context.ts';
 import type { IkeSa } from '../ike-sa.ts';
@@ -51,14 +51,16 @@ export class IkeNatd implements Task {
     if (sa.natLocal || sa.natRemote) {
       this.ctx.log('debug', `NAT detected: ${sa.natLocal ? 'we are' : 'peer is'} behind a NAT${sa.natLocal && sa.natRemote ? ' (both)' : ''}`, sa);
     }
-    if (sa.initiator && sa.encap) floatTo4500(this.ctx, sa);
+    // RFC 4555 §3.2: with MOBIKE offered, move to 4500 even without a NAT, since one may appear on a later path.
+    if (sa.initiator && (sa.encap || sa.conn.mobike)) floatTo4500(this.ctx, sa);
     return 'done';
   }
 }
 
-/** §2.23: the initiator moves IKE to UDP 4500 for IKE_AUTH once NAT (or forced encapsulation) is known. */
+/** §2.23: the initiator moves IKE to UDP 4500 for IKE_AUTH once NAT (or forced encapsulation, or MOBIKE) is known. */
 function floatTo4500(ctx: EngineContext, sa: IkeSa): void {
-  const nattPort = ctx.nattPort(sa.local.addr);
-  sa.local = { addr: sa.local.addr, port: nattPort };
-  if (sa.remote.port === 500) sa.remote = { addr: sa.remote.addr, port: 4500 };
+  // A peer on another port than 500 has no NAT-T port we could know: both sides stay where they are.
+  if (sa.remote.port !== IKE_PORT) return;
+  sa.local = { addr: sa.local.addr, port: ctx.nattPort(sa.local.addr) };
+  sa.remote = { addr: sa.remote.addr, port: NATT_PORT };
 }

@@ -55,6 +55,8 @@ export class MockDataplane {
   }
 }
 
+export type Side = 'a' | 'b' | 'c';
+
 export class Peer {
   readonly events: EngineEvent[] = [];
   readonly effects: Effect[] = [];
@@ -63,8 +65,9 @@ export class Peer {
   wakeAtMs: number | undefined;
 
   constructor(
-    readonly name: 'a' | 'b',
-    readonly addr: string,
+    readonly name: Side,
+    /** The address packets to this side go to (move() changes it: MOBIKE tests). */
+    public addr: string,
     public engine: Engine,
   ) {}
 
@@ -79,7 +82,7 @@ export class Peer {
 
 /** One datagram on the wire, as the receiver will see it (after NAT). */
 export interface WirePacket {
-  from: 'a' | 'b';
+  from: Side;
   d: Datagram;
   exchange?: number;
   response?: boolean;
@@ -97,6 +100,8 @@ export interface PairOptions {
   /** Extra engine options per side (e.g. the ESP activity hook). */
   engineA?: Partial<EngineOptions>;
   engineB?: Partial<EngineOptions>;
+  /** A third party on the wire (a second gateway: redirect tests). */
+  c?: { config: GatewayConfig; addr: string };
 }
 
 export class Pair {
@@ -110,6 +115,8 @@ export class Pair {
   holdValidations = false;
   readonly held: { peer: Peer; ref: string; request: ValidateChainRequest }[] = [];
   private readonly queue: { to: Peer; p: WirePacket }[] = [];
+  /** `a` behind a NAT at this address (opts.natAddr; tests may set it later: a client roaming behind a NAT). */
+  nat: string | undefined;
   private readonly pending = new Set<Promise<void>>();
 
   private restarts = 0;
@@ -117,6 +124,25 @@ export class Pair {
   constructor(readonly opts: PairOptions) {
     this.a = new Peer('a', opts.aAddr, this.makeEngine(opts.a, 'a'));
     this.b = new Peer('b', opts.bAddr, this.makeEngine(opts.b, 'b'));
+    this.nat = opts.natAddr;
+    if (opts.c) this.c = new Peer('c', opts.c.addr, this.makeEngine(opts.c.config, 'c'));
+  }
+
+  readonly c: Peer | undefined;
+
+  peer(side: Side): Peer {
+    const p = side === 'a' ? this.a : side === 'b' ? this.b : this.c;
+    if (!p) throw new Error(`no peer ${side}`);
+    return p;
+  }
+
+  private get peers(): Peer[] {
+    return this.c ? [this.a, this.b, this.c] : [this.a, this.b];
+  }
+
+  /** One side's address changes (the old one is gone: packets to it are lost). */
+  move(side: Side, addr: string): void {
+    this.peer(side).addr = addr;
   }
 
   private makeEngine(cfg: GatewayConfig, who: string): Engine {
@@ -124,15 +150,15 @@ export class Pair {
     const crypto = createCryptoSuite({ randomBytes: seededRandom(seed) });
     let n = 0;
     const prefix = this.restarts === 0 ? who : `${who}${this.restarts}-`;
-    const extra = who === 'a' ? this.opts.engineA : this.opts.engineB;
+    const extra = who === 'a' ? this.opts.engineA : who === 'b' ? this.opts.engineB : undefined;
     return createEngine({ config: cfg, crypto, sig: createSignatureOps(), nowMs: this.clock, idSource: () => `${prefix}${++n}`, ...extra });
   }
 
   /** Simulate a crash and reboot of one side: a fresh engine that knows no SAs (its mock data plane is kept). */
-  restart(name: 'a' | 'b'): void {
+  restart(name: Side): void {
     this.restarts++;
-    const peer = name === 'a' ? this.a : this.b;
-    peer.engine = this.makeEngine(name === 'a' ? this.opts.a : this.opts.b, name);
+    const peer = this.peer(name);
+    peer.engine = this.makeEngine(name === 'a' ? this.opts.a : name === 'b' ? this.opts.b : this.opts.c!.config, name);
     peer.wakeAtMs = undefined;
   }
 
@@ -162,10 +188,10 @@ export class Pair {
     from.sent.push(d);
     let src: Endpoint = d.local;
     let dst: Endpoint = d.remote;
-    const nat = this.opts.natAddr;
+    const nat = this.nat;
     if (nat && from.name === 'a') src = { addr: nat, port: d.local.port + 30000 };
-    if (nat && from.name === 'b' && dst.addr === nat) dst = { addr: this.a.addr, port: dst.port - 30000 };
-    const to = dst.addr === this.a.addr ? this.a : dst.addr === this.b.addr ? this.b : null;
+    if (nat && from.name !== 'a' && dst.addr === nat) dst = { addr: this.a.addr, port: dst.port - 30000 };
+    const to = this.peers.find((x) => x.addr === dst.addr) ?? null;
     if (!to) return;
     const p: WirePacket = { from: from.name, d: { local: dst, remote: src, data: d.data } };
     const dec = decodeMessage(d.data);
@@ -207,10 +233,10 @@ export class Pair {
   async advance(ms: number): Promise<void> {
     const end = this.clock + ms;
     for (;;) {
-      const next = Math.min(this.a.wakeAtMs ?? Infinity, this.b.wakeAtMs ?? Infinity);
+      const next = Math.min(...this.peers.map((x) => x.wakeAtMs ?? Infinity));
       if (next > end) break;
       this.clock = Math.max(this.clock, next);
-      for (const p of [this.a, this.b]) {
+      for (const p of this.peers) {
         if (p.wakeAtMs !== undefined && p.wakeAtMs <= this.clock) this.absorb(p, p.engine.tick(this.clock));
       }
       await this.run();
@@ -219,8 +245,8 @@ export class Pair {
   }
 
   /** Run a control command on one side and deliver what follows. */
-  async command(side: 'a' | 'b', c: Command): Promise<Output> {
-    const peer = side === 'a' ? this.a : this.b;
+  async command(side: Side, c: Command): Promise<Output> {
+    const peer = this.peer(side);
     const out = this.absorb(peer, peer.engine.command(c, this.clock));
     await this.run();
     return out;

@@ -1,11 +1,11 @@
 // Test-only hand-driven IKEv2 initiator (RFC 7296 §1.2, §2.14, §2.15 PSK): builds and seals arbitrary requests so
 // tests can send what a well-behaved engine never would (bad syntax, unknown critical payloads, odd exchanges).
-import { AuthMethod, ExchangeType, HeaderFlag, IKE_VERSION, PayloadType, ProtocolId, TransformType, EncrId, PrfId, DhId } from '../constants.ts';
+import { AuthMethod, ExchangeType, HeaderFlag, IKE_VERSION, Notify, PayloadType, ProtocolId, TransformType, EncrId, PrfId, DhId } from '../constants.ts';
 import type { CryptoSuite, KeyExchange, SkTransform } from '../../crypto/types.ts';
 import type { Endpoint } from '../../dataplane/types.ts';
 import type { Datagram } from '../io.ts';
 import type { IkeHeader, Payload } from '../codec/types.ts';
-import { decodeMessage, encodeHeader, encodeMessage, HEADER_LEN, openSk, sealSk } from '../codec/index.ts';
+import { decodeMessage, encodeHeader, encodeMessage, HEADER_LEN, openSk, sealFragments, sealSk } from '../codec/index.ts';
 import { padPlaintext, sealBody } from '../codec/protect.ts';
 import { deriveIkeSaKeys, type IkeSaKeys } from '../../crypto/ikev2-keys.ts';
 import { concatBytes, utf8 } from '../bytes.ts';
@@ -24,7 +24,8 @@ export class RawInitiator {
 
   constructor(
     private readonly crypto: CryptoSuite,
-    readonly local: Endpoint,
+    /** Where our packets come from (a test may move it: MOBIKE). */
+    public local: Endpoint,
     readonly remote: Endpoint,
   ) {
     this.spiI = crypto.randomBytes(8);
@@ -40,8 +41,11 @@ export class RawInitiator {
     return { local: { ...this.remote }, remote: { ...this.local }, data };
   }
 
-  /** IKE_SA_INIT { SA(aes256gcm16-prfsha256-x25519), KE, Ni } as the responder receives it. */
-  initRequest(): Datagram {
+  /**
+   * IKE_SA_INIT { [N(COOKIE)], SA(aes256gcm16-prfsha256-x25519), KE, Ni, [extra] } as the responder receives it
+   * (the same SPIi, KE and Ni each time: a retry after a COOKIE must repeat them, §2.6).
+   */
+  initRequest(opts: { cookie?: Uint8Array; extra?: Payload[] } = {}): Datagram {
     const proposal = {
       num: 1,
       protocolId: ProtocolId.IKE,
@@ -53,9 +57,11 @@ export class RawInitiator {
       ],
     };
     this.initReq = encodeMessage(this.header(ExchangeType.IKE_SA_INIT, 0), [
+      ...(opts.cookie ? [{ type: PayloadType.NOTIFY, protocolId: 0, spi: new Uint8Array(0), notifyType: Notify.COOKIE, data: opts.cookie } as Payload] : []),
       { type: PayloadType.SA, proposals: [proposal] },
       { type: PayloadType.KE, dhGroup: DhId.CURVE25519, data: this.ke.publicKey },
       { type: PayloadType.NONCE, data: this.nonceI },
+      ...(opts.extra ?? []),
     ]);
     this.nextMsgId = 1;
     return this.dgram(this.initReq);
@@ -106,6 +112,13 @@ export class RawInitiator {
     if (!this.skOut) throw new Error('no keys');
     const id = messageId ?? this.nextMsgId++;
     return this.dgram(sealSk(this.header(exchange, id), inner, this.skOut, (n) => this.crypto.randomBytes(n)));
+  }
+
+  /** A request sealed as RFC 7383 fragments of at most `maxMessageLen` octets each (IKE header included). */
+  requestFragments(exchange: number, inner: Payload[], maxMessageLen: number, messageId?: number): Datagram[] {
+    if (!this.skOut) throw new Error('no keys');
+    const id = messageId ?? this.nextMsgId++;
+    return sealFragments(this.header(exchange, id), inner, this.skOut, (n) => this.crypto.randomBytes(n), maxMessageLen).map((b) => this.dgram(b));
   }
 
   /** A sealed response (we are still the original initiator) to the responder's request `messageId`. */
