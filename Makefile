@@ -49,7 +49,9 @@ fuzz: deps
 typecheck: deps
 	node_modules/.bin/tsc -p . --noEmit
 
-run: deps native
+run: deps
+	bash scripts/install-test-deps.sh --build-only
+	$(MAKE) native
 	$(BUN) scripts/dev-run.ts
 
 clean:
