@@ -14,6 +14,7 @@ setup: deps
 deps: node_modules/.installed
 
 node_modules/.installed: package.json package-lock.json
+	bash scripts/install-test-deps.sh --build-only
 	npm ci --no-audit --no-fund
 	@touch $@
 
@@ -49,9 +50,7 @@ fuzz: deps
 typecheck: deps
 	node_modules/.bin/tsc -p . --noEmit
 
-run: deps
-	bash scripts/install-test-deps.sh --build-only
-	$(MAKE) native
+run: deps native
 	$(BUN) scripts/dev-run.ts
 
 clean:
