@@ -6,6 +6,7 @@
       "sources": [
         "src/op_addon.c",
         "src/op_esp.c",
+        "src/op_gso.c",
         "src/op_pmtu.c",
         "src/op_replay.c",
         "src/op_sa.c",

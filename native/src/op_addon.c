@@ -18,6 +18,7 @@
 #include <openssl/crypto.h>
 
 #include "op_esp.h"
+#include "op_gso.h"
 #include "op_pmtu.h"
 #include "op_sa.h"
 #include "op_ts.h"
@@ -534,14 +535,14 @@ static napi_value js_global_stats(napi_env env, napi_callback_info info)
 	return obj;
 }
 
-/* tunOpen(name, netnsPath?, nonblocking?) -> { fd, name } | -errno */
+/* tunOpen(name, netnsPath?, nonblocking?, offload?) -> { fd, name, offload } | -errno; offload: virtio-net header + TSO */
 static napi_value js_tun_open(napi_env env, napi_callback_info info)
 {
-	size_t argc = 3, n;
-	napi_value argv[3], obj, s;
+	size_t argc = 4, n;
+	napi_value argv[4], obj, s;
 	char name[64] = "", ns[4096] = "", out_name[64];
 	napi_valuetype t;
-	bool nonblocking = false;
+	bool nonblocking = false, offload = false;
 	int fd;
 
 	CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
@@ -551,11 +552,14 @@ static napi_value js_tun_open(napi_env env, napi_callback_info info)
 		CHECK(env, napi_get_value_string_utf8(env, argv[1], ns, sizeof(ns), &n));
 	if (argc >= 3 && napi_typeof(env, argv[2], &t) == napi_ok && t == napi_boolean)
 		CHECK(env, napi_get_value_bool(env, argv[2], &nonblocking));
-	fd = op_tun_open(name, ns, nonblocking, out_name, sizeof(out_name));
+	if (argc >= 4 && napi_typeof(env, argv[3], &t) == napi_ok && t == napi_boolean)
+		CHECK(env, napi_get_value_bool(env, argv[3], &offload));
+	fd = op_tun_open(name, ns, nonblocking, offload, out_name, sizeof(out_name));
 	if (fd < 0)
 		return make_int(env, fd);
 	CHECK(env, napi_create_object(env, &obj));
 	set_prop(env, obj, "fd", make_int(env, fd));
+	set_prop(env, obj, "offload", make_bool(env, op_tun_vnet_hdr(fd) == 1));
 	CHECK(env, napi_create_string_utf8(env, out_name, NAPI_AUTO_LENGTH, &s));
 	set_prop(env, obj, "name", s);
 	return obj;
@@ -785,7 +789,10 @@ static int get_socket_specs(napi_env env, napi_value obj, struct sock_spec *spec
 
 /*
  * workerStart({ tunFd, sockets: [{ addr, port, v6only? }] | bindAddr + port, netnsPath?, onIke?, tunMtu?, pathMtu?,
- *               clampMss? }) -> { handle, port, sockets: [{ addr, port }] } | -errno
+ *               clampMss?, plainEsp? }) -> { handle, port, sockets: [{ addr, port }], plainEsp: { families, error } }
+ *               | -errno
+ * plainEsp opens raw IP protocol 50 sockets for the families the UDP sockets serve; failing that (no CAP_NET_RAW)
+ * the worker still starts, ESP-in-UDP only, and plainEsp.error says why.
  */
 static napi_value js_worker_start(napi_env env, napi_callback_info info)
 {
@@ -798,7 +805,10 @@ static napi_value js_worker_start(napi_env env, napi_callback_info info)
 	struct js_worker *jw;
 	struct sock_spec specs[OP_WORKER_MAX_SOCKETS];
 	struct op_worker_config cfg = { 0 };
-	int fds[OP_WORKER_MAX_SOCKETS];
+	int fds[OP_WORKER_MAX_SOCKETS], esp_fds[OP_WORKER_MAX_ESP_SOCKETS];
+	size_t n_esp = 0;
+	bool plain_esp = false, want4 = false, want6 = false;
+	int esp_error = 0;
 	int rc;
 
 	CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
@@ -807,6 +817,15 @@ static napi_value js_worker_start(napi_env env, napi_callback_info info)
 		return type_error(env, "workerStart({ tunFd, sockets: [{ addr, port, v6only? }] (1-8) or bindAddr + port, netnsPath?, onIke? })");
 	if (get_worker_config(env, argv[0], &cfg))
 		return type_error(env, "workerStart: tunMtu/pathMtu must be 0-65535, clampMss a boolean");
+	if (get_bool_prop(env, argv[0], "plainEsp", &plain_esp))
+		return type_error(env, "workerStart: plainEsp must be a boolean");
+	{
+		bool has_off = false, udp_offload = true;
+		if (napi_has_named_property(env, argv[0], "udpOffload", &has_off) != napi_ok ||
+		    (has_off && get_bool_prop(env, argv[0], "udpOffload", &udp_offload)))
+			return type_error(env, "workerStart: udpOffload must be a boolean");
+		cfg.no_udp_offload = !udp_offload;
+	}
 	CHECK(env, napi_has_named_property(env, argv[0], "netnsPath", &has));
 	if (has) {
 		CHECK(env, napi_get_named_property(env, argv[0], "netnsPath", &v));
@@ -822,12 +841,31 @@ static napi_value js_worker_start(napi_env env, napi_callback_info info)
 				close(fds[i]);
 			return make_int(env, rc);
 		}
+		if (strchr(specs[i].addr, ':')) {
+			want6 = true;
+			want4 = want4 || !specs[i].v6only;
+		} else {
+			want4 = true;
+		}
+	}
+	for (int fam = 4; plain_esp && fam <= 6; fam += 2) {
+		int fd;
+
+		if (!(fam == 4 ? want4 : want6))
+			continue;
+		fd = op_esp_open(fam, ns);
+		if (fd >= 0)
+			esp_fds[n_esp++] = fd;
+		else if (!esp_error)
+			esp_error = fd;
 	}
 
 	jw = calloc(1, sizeof(*jw));
 	if (!jw) {
 		for (size_t i = 0; i < n_specs; i++)
 			close(fds[i]);
+		for (size_t i = 0; i < n_esp; i++)
+			close(esp_fds[i]);
 		return make_int(env, -ENOMEM);
 	}
 	jw->env = env;
@@ -838,7 +876,7 @@ static napi_value js_worker_start(napi_env env, napi_callback_info info)
 		CHECK(env, napi_create_threadsafe_function(env, v, NULL, name, 1024, 1, NULL, NULL, NULL, call_js_ike, &jw->tsfn));
 		CHECK(env, napi_unref_threadsafe_function(env, jw->tsfn));
 	}
-	rc = op_worker_start(fds, n_specs, (int)tun_fd, &cfg, on_ike, jw, &jw->w); /* closes the sockets on failure */
+	rc = op_worker_start(fds, n_specs, esp_fds, n_esp, (int)tun_fd, &cfg, on_ike, jw, &jw->w); /* closes the sockets on failure */
 	if (rc) {
 		if (jw->tsfn)
 			napi_release_threadsafe_function(jw->tsfn, napi_tsfn_abort);
@@ -867,6 +905,20 @@ static napi_value js_worker_start(napi_env env, napi_callback_info info)
 	}
 	set_prop(env, obj, "handle", handle);
 	set_prop(env, obj, "sockets", arr);
+	{
+		napi_value pe, fams;
+		unsigned set = op_worker_esp_families(jw->w);
+		uint32_t k = 0;
+
+		CHECK(env, napi_create_object(env, &pe));
+		CHECK(env, napi_create_array(env, &fams));
+		for (int fam = 4; fam <= 6; fam += 2)
+			if (set & (1u << fam))
+				CHECK(env, napi_set_element(env, fams, k++, make_int(env, fam)));
+		set_prop(env, pe, "families", fams);
+		set_prop(env, pe, "error", make_int(env, esp_error));
+		set_prop(env, obj, "plainEsp", pe);
+	}
 	return obj;
 }
 
@@ -946,7 +998,10 @@ static int parse_prefix(const char *text, uint8_t *family, uint8_t prefix[16])
 	return -EINVAL;
 }
 
-/* workerRouteAdd(handle, { prefix, prefixLen, spi, remoteAddr, remotePort, localAddr?, localPort? }) -> 0 | -errno */
+/*
+ * workerRouteAdd(handle, { prefix, prefixLen, spi, remoteAddr, remotePort, localAddr?, localPort?, plainEsp? }) -> 0 | -errno;
+ * plainEsp sends IP protocol 50 from the raw socket of the remote's family (ports unused).
+ */
 static napi_value js_worker_route_add(napi_env env, napi_callback_info info)
 {
 	size_t argc = 2;
@@ -956,7 +1011,7 @@ static napi_value js_worker_route_add(napi_env env, napi_callback_info info)
 	struct op_endpoint remote, local;
 	char prefix[64], remote_text[64], local_text[64] = "";
 	uint64_t plen, spi, rport, lport;
-	bool has_local = false;
+	bool has_local = false, plain_esp = false;
 	int rc;
 
 	CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
@@ -968,8 +1023,9 @@ static napi_value js_worker_route_add(napi_env env, napi_callback_info info)
 	    napi_get_named_property(env, argv[1], "prefix", &v) != napi_ok || get_string(env, v, prefix, sizeof(prefix)) ||
 	    napi_get_named_property(env, argv[1], "remoteAddr", &v) != napi_ok || get_string(env, v, remote_text, sizeof(remote_text)) ||
 	    napi_has_named_property(env, argv[1], "localAddr", &has_local) != napi_ok ||
-	    (has_local && (napi_get_named_property(env, argv[1], "localAddr", &v) != napi_ok || get_string(env, v, local_text, sizeof(local_text)))))
-		return type_error(env, "workerRouteAdd(handle, { prefix, prefixLen, spi, remoteAddr, remotePort, localAddr?, localPort? })");
+	    (has_local && (napi_get_named_property(env, argv[1], "localAddr", &v) != napi_ok || get_string(env, v, local_text, sizeof(local_text)))) ||
+	    get_bool_prop(env, argv[1], "plainEsp", &plain_esp))
+		return type_error(env, "workerRouteAdd(handle, { prefix, prefixLen, spi, remoteAddr, remotePort, localAddr?, localPort?, plainEsp? })");
 	if (jw->stopped)
 		return make_int(env, -ESHUTDOWN);
 	memset(&rt, 0, sizeof(rt));
@@ -988,7 +1044,7 @@ static napi_value js_worker_route_add(napi_env env, napi_callback_info info)
 	}
 	if (rc)
 		return make_int(env, rc);
-	return make_int(env, op_worker_route_add(jw->w, &rt, &remote, has_local ? &local : NULL));
+	return make_int(env, op_worker_route_add(jw->w, &rt, &remote, has_local ? &local : NULL, plain_esp));
 }
 
 /* workerRouteDel(handle, prefix, prefixLen) -> 0 | -errno */
@@ -1060,6 +1116,18 @@ static napi_value js_worker_stats(napi_env env, napi_callback_info info)
 	set_prop(env, obj, "txErrors", make_u64(env, s.tx_errors));
 	set_prop(env, obj, "mssClamped", make_u64(env, s.mss_clamped));
 	set_prop(env, obj, "tooBig", make_u64(env, s.too_big));
+	set_prop(env, obj, "rawRx", make_u64(env, s.raw_rx));
+	set_prop(env, obj, "dropNoSa", make_u64(env, s.drop_no_sa));
+	set_prop(env, obj, "dropTruncated", make_u64(env, s.drop_truncated));
+	set_prop(env, obj, "dropReplay", make_u64(env, s.drop_replay));
+	set_prop(env, obj, "dropAuth", make_u64(env, s.drop_auth));
+	set_prop(env, obj, "dropMalformed", make_u64(env, s.drop_malformed));
+	set_prop(env, obj, "dropPolicy", make_u64(env, s.drop_policy));
+	set_prop(env, obj, "dropExpired", make_u64(env, s.drop_expired));
+	set_prop(env, obj, "gsoRx", make_u64(env, s.gso_rx));
+	set_prop(env, obj, "groTx", make_u64(env, s.gro_tx));
+	set_prop(env, obj, "udpGsoTx", make_u64(env, s.udp_gso_tx));
+	set_prop(env, obj, "udpGroRx", make_u64(env, s.udp_gro_rx));
 	set_prop(env, obj, "ikeQueueDrops", make_u64(env, atomic_load(&jw->ike_queue_drops)));
 	set_prop(env, obj, "routes", make_int(env, (int64_t)op_routes_count(op_worker_routes(jw->w))));
 	return obj;
@@ -1133,6 +1201,120 @@ static napi_value js_icmp_too_big(napi_env env, napi_callback_info info)
 		return type_error(env, "icmpTooBig(packet: Uint8Array, mtu)");
 	n = op_icmp_too_big(pkt, len, mtu, out, sizeof(out));
 	return n < 0 ? make_int(env, n) : bytes_result(env, out, (size_t)n);
+}
+
+/*
+ * tsoSegment(vnetPacket) -> Uint8Array[] | -errno: what the worker makes of one TUN read with a virtio-net header
+ * (segments of a GSO packet, or the packet with its partial checksum finished). For tests.
+ */
+static napi_value js_tso_segment(napi_env env, napi_callback_info info)
+{
+	size_t argc = 1, len;
+	napi_value argv[1], arr;
+	const uint8_t *in;
+	struct op_vnet_hdr h;
+	uint8_t *buf;
+	uint32_t k = 0;
+
+	CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+	if (argc < 1 || get_bytes(env, argv[0], &in, &len))
+		return type_error(env, "tsoSegment(vnetPacket: Uint8Array)");
+	if (len < OP_VNET_HDR_LEN)
+		return make_int(env, -EINVAL);
+	op_vnet_read(in, &h);
+	CHECK(env, napi_create_array(env, &arr));
+	buf = malloc(65536 + len);
+	if (!buf)
+		return make_int(env, -ENOMEM);
+	if (h.gso_type == OP_VNET_GSO_NONE) {
+		memcpy(buf, in + OP_VNET_HDR_LEN, len - OP_VNET_HDR_LEN);
+		if ((h.flags & OP_VNET_F_NEEDS_CSUM) && op_csum_complete(buf, len - OP_VNET_HDR_LEN, h.csum_start, h.csum_offset)) {
+			free(buf);
+			return make_int(env, -EINVAL);
+		}
+		napi_set_element(env, arr, 0, bytes_result(env, buf, len - OP_VNET_HDR_LEN));
+	} else {
+		struct op_tso t;
+		ssize_t n;
+		int rc = op_tso_init(&t, in + OP_VNET_HDR_LEN, len - OP_VNET_HDR_LEN, &h);
+		if (rc) {
+			free(buf);
+			return make_int(env, rc);
+		}
+		while ((n = op_tso_next(&t, buf, 65536)) > 0)
+			napi_set_element(env, arr, k++, bytes_result(env, buf, (size_t)n));
+	}
+	free(buf);
+	return arr;
+}
+
+/* groCoalesce(packets: Uint8Array[]) -> Uint8Array[]: each TUN write the worker would make (virtio-net header first). */
+static napi_value js_gro_coalesce(napi_env env, napi_callback_info info)
+{
+	size_t argc = 1, n_units;
+	napi_value argv[1], arr, out;
+	uint32_t n = 0;
+	bool is_arr = false;
+	uint8_t *arena = NULL, *w;
+	struct op_gro_pkt *pkts = NULL;
+	struct op_gro_unit *units = NULL;
+	size_t total = 0;
+
+	CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+	if (argc < 1 || napi_is_array(env, argv[0], &is_arr) != napi_ok || !is_arr)
+		return type_error(env, "groCoalesce(packets: Uint8Array[])");
+	napi_get_array_length(env, argv[0], &n);
+	for (uint32_t i = 0; i < n; i++) {
+		napi_value v;
+		const uint8_t *d;
+		size_t l;
+		if (napi_get_element(env, argv[0], i, &v) != napi_ok || get_bytes(env, v, &d, &l))
+			return type_error(env, "groCoalesce: every packet must be a Uint8Array");
+		total += l + OP_VNET_HDR_LEN;
+	}
+	arena = malloc(total + 1);
+	pkts = calloc(n + 1, sizeof(*pkts));
+	units = calloc(n + 1, sizeof(*units));
+	if (!arena || !pkts || !units) {
+		free(arena);
+		free(pkts);
+		free(units);
+		return make_int(env, -ENOMEM);
+	}
+	w = arena;
+	for (uint32_t i = 0; i < n; i++) {
+		napi_value v;
+		const uint8_t *d = NULL;
+		size_t l = 0;
+		if (napi_get_element(env, argv[0], i, &v) != napi_ok || get_bytes(env, v, &d, &l))
+			l = 0; /* checked above; only a getter changing the array could get here */
+		if (l)
+			memcpy(w + OP_VNET_HDR_LEN, d, l);
+		pkts[i] = (struct op_gro_pkt){ .data = w + OP_VNET_HDR_LEN, .len = l };
+		w += OP_VNET_HDR_LEN + l;
+	}
+	n_units = op_gro_coalesce(pkts, n, units);
+	CHECK(env, napi_create_array(env, &arr));
+	for (size_t u = 0; u < n_units; u++) {
+		struct op_gro_pkt *h = &pkts[units[u].head];
+		size_t len = OP_VNET_HDR_LEN + units[u].len, off;
+		uint8_t *buf = malloc(len);
+		if (!buf)
+			break;
+		memcpy(buf, h->data - OP_VNET_HDR_LEN, OP_VNET_HDR_LEN + h->len);
+		off = OP_VNET_HDR_LEN + h->len;
+		for (int32_t m = h->next; m >= 0; m = pkts[m].next) {
+			memcpy(buf + off, pkts[m].data + pkts[m].hlen, pkts[m].len - pkts[m].hlen);
+			off += pkts[m].len - pkts[m].hlen;
+		}
+		out = bytes_result(env, buf, off);
+		free(buf);
+		napi_set_element(env, arr, (uint32_t)u, out);
+	}
+	free(arena);
+	free(pkts);
+	free(units);
+	return arr;
 }
 
 static int64_t mono_ns(void)
@@ -1228,6 +1410,7 @@ static napi_value init(napi_env env, napi_value exports)
 		{ "workerRouteAdd", js_worker_route_add }, { "workerRouteDel", js_worker_route_del }, { "workerStats", js_worker_stats },
 		{ "workerConfigure", js_worker_configure }, { "tunSetup", js_tun_setup }, { "tunRoute", js_tun_route },
 		{ "tcpClampMss", js_tcp_clamp_mss }, { "icmpTooBig", js_icmp_too_big },
+		{ "tsoSegment", js_tso_segment }, { "groCoalesce", js_gro_coalesce },
 	};
 	napi_value v;
 
@@ -1237,7 +1420,7 @@ static napi_value init(napi_env env, napi_value exports)
 	}
 	CHECK(env, napi_create_string_utf8(env, OpenSSL_version(OPENSSL_VERSION), NAPI_AUTO_LENGTH, &v));
 	CHECK(env, napi_set_named_property(env, exports, "opensslVersion", v));
-	CHECK(env, napi_create_uint32(env, 3, &v));
+	CHECK(env, napi_create_uint32(env, 4, &v));
 	CHECK(env, napi_set_named_property(env, exports, "abiVersion", v));
 	CHECK(env, napi_add_env_cleanup_hook(env, cleanup_hook, NULL));
 	if (op_xfrm_register(env, exports))

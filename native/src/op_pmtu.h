@@ -7,9 +7,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* IPv4 + UDP + the ESP header the worker sends; the ESP transform adds IV, padding, trailer and ICV. */
-#define OP_OUTER_V4_HDR (20 + 8)
-#define OP_OUTER_V6_HDR (40 + 8)
+/* Outer headers in front of the ESP header: IPv4/IPv6, plus UDP for ESP-in-UDP (RFC 3948); plain ESP has none. */
+#define OP_OUTER_V4_IP 20
+#define OP_OUTER_V6_IP 40
+#define OP_OUTER_UDP 8
+#define OP_OUTER_V4_HDR (OP_OUTER_V4_IP + OP_OUTER_UDP)
+#define OP_OUTER_V6_HDR (OP_OUTER_V6_IP + OP_OUTER_UDP)
 #define OP_IPV6_MIN_MTU 1280u
 
 /*

@@ -12,12 +12,13 @@ struct op_route {
 	uint8_t plen;
 	uint8_t prefix[16];
 	uint32_t spi;    /* outbound SA */
-	struct sockaddr_storage remote; /* the peer's outer UDP endpoint, in the socket's family */
+	struct sockaddr_storage remote; /* the peer's outer endpoint (UDP; port 0 for plain ESP), in the socket's family */
 	socklen_t remote_len;
 	/* Set by the worker (op_worker_route_add): which of its sockets sends, and the IP_PKTINFO / IPV6_PKTINFO
 	 * control message that picks our outer source address on a wildcard socket (cmsg_len 0: none). */
 	uint8_t sock;
 	uint8_t outer_family; /* 4 or 6: the outer header the kernel will put in front (for the path MTU) */
+	uint8_t outer_hdr;    /* octets in front of the ESP header: IP, plus UDP unless plain ESP */
 	size_t cmsg_len;
 	uint64_t cmsg[8];     /* aligned storage for one CMSG_SPACE(sizeof(struct in6_pktinfo)) */
 };

@@ -1,5 +1,7 @@
 /*
- * TUN device creation (tuntap.rst): IFF_TUN | IFF_NO_PI, so each read/write is exactly one IP packet.
+ * TUN device creation (tuntap.rst): IFF_TUN | IFF_NO_PI, so each read/write is exactly one IP packet, optionally
+ * behind a virtio-net header (IFF_VNET_HDR, little-endian) with checksum and TCP segmentation offload
+ * (TUNSETOFFLOAD): then one read or write may carry a 64 KiB TCP super-packet (op_gso.c).
  *
  * A TUN device is created in the network namespace of the thread calling TUNSETIFF and stays there; the fd
  * keeps working from any namespace. To create one inside another namespace without moving a JS thread,
@@ -25,6 +27,7 @@ struct tun_job {
 	const char *name;
 	const char *netns_path;
 	int nonblocking;
+	bool offload;
 	char ifname[IFNAMSIZ];
 	int rc;
 };
@@ -37,13 +40,24 @@ static int tun_create(struct tun_job *job)
 	if (fd < 0)
 		return -errno;
 	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (job->offload ? IFF_VNET_HDR : 0);
 	if (job->name && job->name[0])
 		strncpy(ifr.ifr_name, job->name, IFNAMSIZ - 1);
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 		int err = errno;
 		close(fd);
 		return -err;
+	}
+	if (job->offload) {
+		int le = 1;
+		/* A fixed byte order for the header whatever the host's; offloads are an optimisation, so a kernel
+		 * refusing them leaves a device that still works (headers present, never GSO). */
+		if (ioctl(fd, TUNSETVNETLE, &le) < 0 && !op_host_little_endian()) {
+			int err = errno;
+			close(fd);
+			return -err;
+		}
+		ioctl(fd, TUNSETOFFLOAD, (unsigned long)(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6));
 	}
 	memcpy(job->ifname, ifr.ifr_name, IFNAMSIZ);
 	job->ifname[IFNAMSIZ - 1] = '\0';
@@ -70,9 +84,9 @@ static void *tun_thread(void *arg)
 	return NULL;
 }
 
-int op_tun_open(const char *name, const char *netns_path, int nonblocking, char *name_out, size_t name_out_len)
+int op_tun_open(const char *name, const char *netns_path, int nonblocking, bool offload, char *name_out, size_t name_out_len)
 {
-	struct tun_job job = { .name = name, .netns_path = netns_path, .nonblocking = nonblocking, .rc = -EIO };
+	struct tun_job job = { .name = name, .netns_path = netns_path, .nonblocking = nonblocking, .offload = offload, .rc = -EIO };
 
 	if (name && strlen(name) >= IFNAMSIZ)
 		return -ENAMETOOLONG;
@@ -90,6 +104,16 @@ int op_tun_open(const char *name, const char *netns_path, int nonblocking, char 
 		name_out[name_out_len - 1] = '\0';
 	}
 	return job.rc;
+}
+
+int op_tun_vnet_hdr(int fd)
+{
+	struct ifreq ifr;
+
+	memset(&ifr, 0, sizeof(ifr));
+	if (ioctl(fd, TUNGETIFF, &ifr) < 0)
+		return -errno;
+	return (ifr.ifr_flags & IFF_VNET_HDR) ? 1 : 0;
 }
 
 /* ---- link setup and routes, in the device's namespace ---- */

@@ -1,4 +1,4 @@
-/* The userspace data path: one thread owning the NAT-T UDP sockets (ESP-in-UDP and IKE, RFC 3948) and a TUN device. */
+/* The userspace data path: one thread owning the NAT-T UDP sockets (ESP-in-UDP and IKE, RFC 3948), raw ESP sockets (RFC 4303) and a TUN device. */
 #ifndef OP_WORKER_H
 #define OP_WORKER_H
 
@@ -11,6 +11,8 @@
 #include "op_route.h"
 
 #define OP_WORKER_MAX_SOCKETS 8
+/* Raw IP protocol 50 sockets for plain ESP: one per address family. */
+#define OP_WORKER_MAX_ESP_SOCKETS 2
 
 /*
  * IKE datagrams (after the 4-octet non-ESP marker) go up through this; it must copy what it keeps. `local` is
@@ -27,6 +29,8 @@ struct op_worker_config {
 	 * ICMP "too big" when it may not be fragmented (IPv4 DF, IPv6), else sent and fragmented outside. 0 = off. */
 	uint32_t path_mtu;
 	bool clamp_mss;
+	/* At start only: no UDP GSO (UDP_SEGMENT) or GRO (UDP_GRO) on the UDP sockets, one datagram per send/read. */
+	bool no_udp_offload;
 };
 
 struct op_worker_stats {
@@ -34,7 +38,7 @@ struct op_worker_stats {
 	uint64_t ike_rx;        /* handed to the control plane */
 	uint64_t keepalive_rx;  /* NAT-keepalive, RFC 3948 §2.3 */
 	uint64_t esp_rx;        /* ESP decrypted and written to the TUN device */
-	uint64_t esp_drops;     /* failed decryption or policy (the SA's counters say why) */
+	uint64_t esp_drops;     /* failed decryption or policy: the sum of the drop_* reasons below (and -ENOBUFS) */
 	uint64_t runt_drops;    /* too short to classify, or truncated by the buffer */
 	uint64_t tun_rx;        /* packets read from the TUN device */
 	uint64_t no_route;      /* no route for the inner destination */
@@ -44,17 +48,32 @@ struct op_worker_stats {
 	uint64_t mss_clamped;   /* TCP SYNs whose MSS option was lowered */
 	uint64_t too_big;       /* inner packets refused for the path MTU (an ICMP error went back) */
 	uint64_t ike_tx;        /* IKE messages sent for the control plane */
+	uint64_t raw_rx;        /* plain ESP packets read from the raw IP protocol 50 sockets */
+	/* Why inbound ESP was dropped (the SA's own counters say it per SA; these survive the SA). */
+	uint64_t drop_no_sa;     /* unknown SPI */
+	uint64_t drop_truncated; /* shorter than the SA's header + IV + ICV, or ciphertext not block-aligned */
+	uint64_t drop_replay;    /* duplicate or left of the window (RFC 4303 §3.4.3) */
+	uint64_t drop_auth;      /* ICV mismatch (RFC 4303 §3.4.4) */
+	uint64_t drop_malformed; /* authentic, but bad padding */
+	uint64_t drop_policy;    /* authentic, but not an IP packet the SA's selectors allow (RFC 4301 §5.2) */
+	uint64_t drop_expired;   /* SA past its hard lifetime */
+	/* Offloads at work (tuntap.rst virtio-net header, udp(7) UDP_SEGMENT / UDP_GRO). */
+	uint64_t gso_rx;         /* TCP super-packets read from the TUN device (their segments count in tun_rx) */
+	uint64_t gro_tx;         /* TUN writes that carried several coalesced segments (all count in esp_rx) */
+	uint64_t udp_gso_tx;     /* sends that carried several datagrams (all count in esp_tx) */
+	uint64_t udp_gro_rx;     /* reads that held several datagrams (all count in udp_rx) */
 };
 
 struct op_worker;
 
 /*
- * Starts the thread. The worker owns the n_udp sockets (closed on stop, also on failure) and borrows tun_fd
- * (the caller closes it after op_worker_stop). All must be non-blocking; at most OP_WORKER_MAX_SOCKETS
- * sockets. cfg may be NULL (no clamping, no path MTU). -errno on failure.
+ * Starts the thread. The worker owns the n_udp UDP sockets and the n_esp raw ESP sockets (closed on stop, also on
+ * failure) and borrows tun_fd (the caller closes it after op_worker_stop). All must be non-blocking; at most
+ * OP_WORKER_MAX_SOCKETS UDP and OP_WORKER_MAX_ESP_SOCKETS ESP sockets (esp_fds may be NULL). cfg may be NULL
+ * (no clamping, no path MTU). -errno on failure.
  */
-int op_worker_start(const int *udp_fds, size_t n_udp, int tun_fd, const struct op_worker_config *cfg, op_ike_fn on_ike,
-		    void *arg, struct op_worker **out);
+int op_worker_start(const int *udp_fds, size_t n_udp, const int *esp_fds, size_t n_esp, int tun_fd,
+		    const struct op_worker_config *cfg, op_ike_fn on_ike, void *arg, struct op_worker **out);
 /* Stops and joins the thread; afterwards on_ike is never called again. Frees the worker. */
 void op_worker_stop(struct op_worker *w);
 
@@ -78,15 +97,20 @@ int op_worker_send_ike(struct op_worker *w, const uint8_t *msg, size_t len, cons
 
 /*
  * Adds (or replaces) the route prefix/plen -> (spi, remote), sent from `local` (optional, as for send_ike).
- * route->family/plen/prefix/spi are read; the worker fills in the rest. -EINVAL, -EADDRNOTAVAIL, -ENOMEM.
+ * route->family/plen/prefix/spi are read; the worker fills in the rest. plain_esp sends the ESP packets as IP
+ * protocol 50 from the raw socket of remote's family (ports ignored) instead of ESP-in-UDP.
+ * -EINVAL, -EADDRNOTAVAIL, -EAFNOSUPPORT (no socket of that family), -EPROTONOSUPPORT (plain ESP without a raw
+ * ESP socket), -ENOMEM.
  */
 int op_worker_route_add(struct op_worker *w, const struct op_route *route, const struct op_endpoint *remote,
-			const struct op_endpoint *local);
+			const struct op_endpoint *local, bool plain_esp);
 struct op_routes *op_worker_routes(struct op_worker *w);
 void op_worker_get_stats(struct op_worker *w, struct op_worker_stats *out);
 
-/* Number of sockets and the local endpoint each is bound to (port resolved). */
+/* Number of UDP sockets and the local endpoint each is bound to (port resolved). */
 size_t op_worker_socket_count(const struct op_worker *w);
+/* Address families (4, 6) of the raw ESP sockets, as a bit set: 1 << 4 | 1 << 6. */
+unsigned op_worker_esp_families(const struct op_worker *w);
 int op_worker_socket_name(const struct op_worker *w, size_t i, struct sockaddr_storage *out);
 
 /*
@@ -94,6 +118,13 @@ int op_worker_socket_name(const struct op_worker *w, size_t i, struct sockaddr_s
  * IPV6_RECVPKTINFO on. "::" takes IPv4 too unless v6only. Returns the fd or -errno.
  */
 int op_udp_open(const char *addr, uint16_t port, const char *netns_path, bool v6only);
+
+/*
+ * A non-blocking raw socket for IP protocol 50 (plain ESP, RFC 4303) of family 4 or 6, created inside netns_path
+ * when given, with IP_PKTINFO / IPV6_RECVPKTINFO on. The kernel adds the outer IP header on send; IPv4 reads start
+ * with the IP header, IPv6 reads with the ESP header. Needs CAP_NET_RAW. Returns the fd or -errno.
+ */
+int op_esp_open(int family, const char *netns_path);
 
 /* sockaddr <-> op_endpoint; IPv4-mapped IPv6 addresses come back as IPv4. */
 void op_endpoint_from_sockaddr(const struct sockaddr_storage *ss, struct op_endpoint *out);

@@ -1,4 +1,4 @@
-// Traffic through a tunnel between test namespaces: ping summaries and iperf3 TCP runs (RFC 4303 ESP carries them).
+// Traffic through a tunnel between test namespaces: ping summaries, iperf3 TCP runs and small-packet UDP rates (RFC 4303 ESP carries them).
 //
 // Shared by test/interop/tunnel.test.ts and test/bench/tunnel-throughput.ts. Every process runs inside a
 // namespace of the topology and is started and stopped by the topology (by PID).
@@ -15,7 +15,7 @@ export interface PingSummary {
 }
 
 /** `ping -n -c COUNT -i INTERVAL` from a namespace, parsed. */
-export async function ping(topo: Topology, from: Role, to: string, opts: { count?: number; intervalSec?: number; size?: number; timeoutMs?: number } = {}): Promise<PingSummary> {
+export async function ping(topo: Topology, from: Role | string, to: string, opts: { count?: number; intervalSec?: number; size?: number; timeoutMs?: number } = {}): Promise<PingSummary> {
   const count = opts.count ?? 20;
   const args = ['ping', '-n', '-q', '-c', String(count), '-i', String(opts.intervalSec ?? 0.1), '-W', '2', '-s', String(opts.size ?? 56), to];
   const r = await topo.exec(from, args, { timeoutMs: opts.timeoutMs ?? 10_000 + count * 1000 });
@@ -49,7 +49,7 @@ export interface IperfResult {
  */
 export async function iperf3(
   topo: Topology,
-  opts: { serverRole: Role; serverAddr: string; clientRole: Role; seconds?: number; port?: number; reverse?: boolean; clientBind?: string },
+  opts: { serverRole: Role | string; serverAddr: string; clientRole: Role | string; seconds?: number; port?: number; reverse?: boolean; clientBind?: string },
 ): Promise<IperfResult> {
   const port = opts.port ?? 5201;
   const server = topo.spawn(opts.serverRole, ['iperf3', '-s', '-1', '--forceflush', '-B', opts.serverAddr, '-p', String(port)]);
@@ -76,6 +76,57 @@ export async function iperf3(
     const recv = json.end?.sum_received;
     if (json.error || !recv) throw new Error(`iperf3 failed: ${json.error ?? 'no result'}\n--- server ---\n${serverOut}`);
     return { bitsPerSecond: recv.bits_per_second, seconds: recv.seconds, bytes: recv.bytes, retransmits: json.end?.sum_sent?.retransmits ?? 0 };
+  } finally {
+    await server.stop(1000);
+  }
+}
+
+export interface IperfUdpResult {
+  /** Datagrams the receiver got per second (sent minus lost). */
+  receivedPps: number;
+  sentPps: number;
+  lostPct: number;
+  seconds: number;
+}
+
+/**
+ * One iperf3 UDP run of `size`-octet payloads at the given rate (0 = as fast as the sender can), for the
+ * small-packet rate through a tunnel: what arrived, per second.
+ */
+export async function iperf3Udp(
+  topo: Topology,
+  opts: { serverRole: Role | string; serverAddr: string; clientRole: Role | string; seconds?: number; size?: number; bitrate?: string; port?: number },
+): Promise<IperfUdpResult> {
+  const port = opts.port ?? 5202;
+  const server = topo.spawn(opts.serverRole, ['iperf3', '-s', '-1', '--forceflush', '-B', opts.serverAddr, '-p', String(port)]);
+  let serverOut = '';
+  server.child.stdout?.setEncoding('utf8').on('data', (d: string) => (serverOut += d));
+  server.child.stderr?.setEncoding('utf8').on('data', (d: string) => (serverOut += d));
+  try {
+    const deadline = Date.now() + 5000;
+    while (!/Server listening/.test(serverOut)) {
+      if (!server.isRunning() || Date.now() > deadline) throw new Error(`iperf3 server did not start:\n${serverOut}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const seconds = opts.seconds ?? 3;
+    const args = ['iperf3', '-c', opts.serverAddr, '-p', String(port), '-u', '-b', opts.bitrate ?? '0', '-l', String(opts.size ?? 64), '-t', String(seconds), '-J'];
+    const r = await topo.exec(opts.clientRole, args, { timeoutMs: (seconds + 15) * 1000 });
+    type Sum = { packets: number; lost_packets: number; seconds: number; lost_percent: number };
+    let json: { error?: string; end?: { sum_received?: Sum; sum_sent?: Sum } };
+    try {
+      json = JSON.parse(r.stdout) as typeof json;
+    } catch {
+      throw new Error(`iperf3 client output is not JSON (code ${r.code}):\n${r.stdout}${r.stderr}\n--- server ---\n${serverOut}`);
+    }
+    const recv = json.end?.sum_received;
+    const sent = json.end?.sum_sent;
+    if (json.error || !recv || !sent) throw new Error(`iperf3 UDP failed: ${json.error ?? 'no result'}\n--- server ---\n${serverOut}`);
+    return {
+      receivedPps: (recv.packets - recv.lost_packets) / recv.seconds,
+      sentPps: sent.packets / sent.seconds,
+      lostPct: recv.lost_percent,
+      seconds: recv.seconds,
+    };
   } finally {
     await server.stop(1000);
   }

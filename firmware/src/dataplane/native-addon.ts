@@ -71,7 +71,11 @@ export interface NativeAddon {
   /** One listener at a time; null removes it. Never keeps the process alive. */
   onEvents(listener: ((events: NativeExpireEvent[]) => void) | null): number;
   globalStats(): { noSa: bigint; truncated: bigint };
-  tunOpen(name: string, netnsPath?: string, nonblocking?: boolean): { fd: number; name: string } | number;
+  /**
+   * Creates a TUN device. offload: every read and write carries a virtio-net header and the kernel may hand over
+   * and take TCP super-packets (TSO/GRO; the worker segments and coalesces them); the result says whether it took.
+   */
+  tunOpen(name: string, netnsPath?: string, nonblocking?: boolean, offload?: boolean): { fd: number; name: string; offload: boolean } | number;
   closeFd(fd: number): number;
   errnoName(code: number): string;
   /** test/bench only: `count` packets of innerLen octets through out-SA then in-SA `spi`, timed inside C. */
@@ -81,6 +85,10 @@ export interface NativeAddon {
    * "::" also takes IPv4 unless v6only; port 0 picks one) with IP_PKTINFO on, and borrowing tunFd (non-blocking).
    * IKE datagrams (non-ESP marker stripped) reach onIke with the local address they were sent to.
    * tunMtu: largest inner packet (MSS clamping base); pathMtu: outer path MTU (ICMP too big above it); 0 = off.
+   * plainEsp: also open raw IP protocol 50 sockets (plain ESP, RFC 4303) for the families the UDP sockets serve;
+   * when that fails (no CAP_NET_RAW) the worker still starts and plainEsp.error is the negative errno.
+   * udpOffload (default true): UDP GSO (UDP_SEGMENT) for runs of equal-size ESP datagrams and UDP GRO on receive.
+   * A TUN fd opened with offload is detected and read/written with virtio-net headers.
    */
   workerStart(opts: {
     tunFd: number;
@@ -92,17 +100,23 @@ export interface NativeAddon {
     tunMtu?: number;
     pathMtu?: number;
     clampMss?: boolean;
-  }): { handle: NativeWorkerHandle; port: number; sockets: { addr: string; port: number }[] } | number;
+    plainEsp?: boolean;
+    udpOffload?: boolean;
+  }): { handle: NativeWorkerHandle; port: number; sockets: { addr: string; port: number }[]; plainEsp: { families: (4 | 6)[]; error: number } } | number;
   workerStop(handle: NativeWorkerHandle): number;
   /**
    * Sends an IKE message from the worker's socket on localPort (bound to localAddr, or a wildcard one with
    * localAddr as the IP_PKTINFO source) with the non-ESP marker prepended (RFC 3948 §2.2).
    */
   workerSendIke(handle: NativeWorkerHandle, msg: Uint8Array, addr: string, port: number, localAddr?: string, localPort?: number): number;
-  /** Inner destination prefix -> outbound SA and the peer's UDP endpoint (sent from local*); replaces an equal prefix. */
+  /**
+   * Inner destination prefix -> outbound SA and the peer's UDP endpoint (sent from local*); replaces an equal prefix.
+   * plainEsp: send IP protocol 50 from the raw ESP socket of the peer's family instead (ports unused;
+   * -EPROTONOSUPPORT when the worker has none).
+   */
   workerRouteAdd(
     handle: NativeWorkerHandle,
-    route: { prefix: string; prefixLen: number; spi: number; remoteAddr: string; remotePort: number; localAddr?: string; localPort?: number },
+    route: { prefix: string; prefixLen: number; spi: number; remoteAddr: string; remotePort: number; localAddr?: string; localPort?: number; plainEsp?: boolean },
   ): number;
   workerRouteDel(handle: NativeWorkerHandle, prefix: string, prefixLen: number): number;
   workerConfigure(handle: NativeWorkerHandle, cfg: { tunMtu?: number; pathMtu?: number; clampMss?: boolean }): number;
@@ -115,6 +129,10 @@ export interface NativeAddon {
   tcpClampMss(packet: Uint8Array, mss: number): number;
   /** The ICMP "fragmentation needed" / ICMPv6 "packet too big" the worker writes back for `packet`. */
   icmpTooBig(packet: Uint8Array, mtu: number): Uint8Array | number;
+  /** What the worker makes of one offloading TUN read (virtio-net header + packet): its TCP segments, checksums done. */
+  tsoSegment(vnetPacket: Uint8Array): Uint8Array[] | number;
+  /** The TUN writes (virtio-net header + packet) the worker makes of these decrypted packets, TCP runs coalesced. */
+  groCoalesce(packets: Uint8Array[]): Uint8Array[];
 }
 
 /** Opaque handle of a running worker. Keep it referenced: a collected handle stops its worker. */
@@ -135,11 +153,29 @@ export interface NativeWorkerStats {
   txErrors: bigint;
   mssClamped: bigint;
   tooBig: bigint;
+  /** Plain ESP packets read from the raw sockets. */
+  rawRx: bigint;
+  /** Inbound ESP drops by reason (their sum is espDrops). */
+  dropNoSa: bigint;
+  dropTruncated: bigint;
+  dropReplay: bigint;
+  dropAuth: bigint;
+  dropMalformed: bigint;
+  dropPolicy: bigint;
+  dropExpired: bigint;
+  /** TCP super-packets read from the TUN device (GSO; their segments count in tunRx). */
+  gsoRx: bigint;
+  /** TUN writes carrying several coalesced segments (all count in espRx). */
+  groTx: bigint;
+  /** Sends carrying several datagrams with UDP GSO (all count in espTx). */
+  udpGsoTx: bigint;
+  /** Reads holding several datagrams with UDP GRO (all count in udpRx). */
+  udpGroRx: bigint;
   ikeQueueDrops: bigint;
   routes: number;
 }
 
-const ABI_VERSION = 3;
+const ABI_VERSION = 4;
 
 export class NativeAddonMissingError extends Error {
   constructor(readonly path: string) {

@@ -40,10 +40,14 @@ describe('selectDataplane', () => {
     expect(got).toMatchObject({ tun: { name: 'op-test0', mtu: 1380 }, poolRoutes: ['203.0.113.0/24'] });
   });
 
-  it('auto: default TUN outpost0 with MTU 1400', () => {
+  it('auto: default TUN outpost0 with MTU 1400, TUN and UDP offloads on unless OUTPOST_USERSPACE_OFFLOAD=off', () => {
     let got: UserspaceDataplaneOptions | undefined;
-    pick('auto', { probeXfrm: noXfrm, userspaceProblem: () => null, createUserspace: (o) => ((got = o), fake('userspace')) });
-    expect(got?.tun).toEqual({ name: 'outpost0', mtu: 1400 });
+    pick('auto', { probeXfrm: noXfrm, userspaceProblem: () => null, env: {}, createUserspace: (o) => ((got = o), fake('userspace')) });
+    expect(got?.tun).toEqual({ name: 'outpost0', mtu: 1400, offload: true });
+    expect(got?.udpOffload).toBe(true);
+    pick('auto', { probeXfrm: noXfrm, userspaceProblem: () => null, env: { OUTPOST_USERSPACE_OFFLOAD: 'off' }, createUserspace: (o) => ((got = o), fake('userspace')) });
+    expect(got?.tun).toEqual({ name: 'outpost0', mtu: 1400, offload: false });
+    expect(got?.udpOffload).toBe(false);
   });
 
   it('auto: mock, with the reason, when userspace is impossible or its TUN cannot be made', () => {

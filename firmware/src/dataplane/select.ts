@@ -42,6 +42,8 @@ export interface SelectOptions {
   createXfrm?: (cfg: DataplaneSelection, log?: DataplaneLog) => Dataplane;
   /** Why the userspace backend cannot run at all (no addon, no /dev/net/tun), or null. */
   userspaceProblem?: () => string | null;
+  /** Environment to read OUTPOST_USERSPACE_OFFLOAD from (default process.env). */
+  env?: Record<string, string | undefined>;
 }
 
 /** Why the userspace backend cannot run on this machine, before trying to create its TUN device. */
@@ -76,8 +78,11 @@ export function selectDataplane(cfg: DataplaneSelection, logger?: Pick<Dataplane
     debug: (m, f) => logger.debug?.(m, f),
     warn: (m, f) => logger.warn?.(m, f),
   };
+  // OUTPOST_USERSPACE_OFFLOAD=off turns TUN and UDP offloads off: a diagnostic and benchmark switch, not config.
+  const offload = (opts.env ?? process.env)['OUTPOST_USERSPACE_OFFLOAD'] !== 'off';
   const userspaceOptions: UserspaceDataplaneOptions = {
-    tun: { name: cfg.tunName ?? DEFAULT_TUN_NAME, mtu: cfg.mtu ?? DEFAULT_TUN_MTU },
+    tun: { name: cfg.tunName ?? DEFAULT_TUN_NAME, mtu: cfg.mtu ?? DEFAULT_TUN_MTU, offload },
+    udpOffload: offload,
     poolRoutes: opts.pools ?? [],
     ...(cfg.pathMtu !== undefined ? { pathMtu: cfg.pathMtu } : {}),
     ...(log ? { log } : {}),

@@ -188,22 +188,23 @@ describe('userspace data plane', () => {
 
 interface FakeCalls {
   tunRoute: string[];
-  routeAdd: Array<{ prefix: string; prefixLen: number; spi: number; remoteAddr: string; remotePort: number; localAddr?: string; localPort?: number }>;
+  routeAdd: Array<{ prefix: string; prefixLen: number; spi: number; remoteAddr: string; remotePort: number; localAddr?: string; localPort?: number; plainEsp?: boolean }>;
   routeDel: string[];
   sendIke: Array<[string, number, string | undefined, number | undefined, number]>;
   workerStart: Array<Record<string, unknown>>;
+  tunOpen: Array<[string, boolean | undefined, boolean | undefined]>;
   stopped: number;
   closedFds: number[];
 }
 
 /** The real addon (SA table) with the TUN and worker calls recorded instead of made. */
-function fakeAddon(opts: { existingRoutes?: string[] } = {}) {
-  const calls: FakeCalls = { tunRoute: [], routeAdd: [], routeDel: [], sendIke: [], workerStart: [], stopped: 0, closedFds: [] };
+function fakeAddon(opts: { existingRoutes?: string[]; plainEspFamilies?: (4 | 6)[]; plainEspError?: number } = {}) {
+  const calls: FakeCalls = { tunRoute: [], routeAdd: [], routeDel: [], sendIke: [], workerStart: [], tunOpen: [], stopped: 0, closedFds: [] };
   let onIke: ((msg: Uint8Array, addr: string, port: number, la: string, lp: number) => void) | undefined;
   const fakeHandle = {} as never;
   const a = Object.create(addon) as typeof addon;
   Object.assign(a, {
-    tunOpen: (name: string) => ({ fd: 999, name }),
+    tunOpen: (name: string, _ns?: string, nonblocking?: boolean, offload?: boolean) => (calls.tunOpen.push([name, nonblocking, offload]), { fd: 999, name, offload: offload === true }),
     tunSetup: () => 42,
     tunRoute: (ifindex: number, add: boolean, prefix: string, len: number) => {
       expect(ifindex).toBe(42);
@@ -214,7 +215,12 @@ function fakeAddon(opts: { existingRoutes?: string[] } = {}) {
     workerStart: (o: Record<string, unknown>) => {
       calls.workerStart.push(o);
       onIke = o.onIke as typeof onIke;
-      return { handle: fakeHandle, port: 4500, sockets: (o.sockets as { addr: string; port: number }[]).map((x) => ({ addr: x.addr, port: x.port || 14500 })) };
+      return {
+        handle: fakeHandle,
+        port: 4500,
+        sockets: (o.sockets as { addr: string; port: number }[]).map((x) => ({ addr: x.addr, port: x.port || 14500 })),
+        plainEsp: { families: o.plainEsp ? (opts.plainEspFamilies ?? [4]) : [], error: opts.plainEspError ?? 0 },
+      };
     },
     workerStop: () => (calls.stopped++, 0),
     workerRouteAdd: (_h: unknown, r: FakeCalls['routeAdd'][number]) => (calls.routeAdd.push(r), 0),
@@ -260,7 +266,9 @@ describe('userspace data plane: routes and NAT-T transport', () => {
     await dp.addPolicy(outPolicy('c1', spi));
     expect(f.calls.routeAdd).toEqual([]);
     const t = dp.openNattTransport({ sockets: [{ address: '0.0.0.0', port: 4500 }], onIke: () => {} });
-    expect(f.calls.workerStart[0]).toMatchObject({ tunFd: 999, sockets: [{ addr: '0.0.0.0', port: 4500, v6only: false }], tunMtu: 1400, pathMtu: 1500, clampMss: true });
+    // Offloads by default: TSO/GRO on the TUN device (virtio-net header), GSO/GRO on the UDP sockets.
+    expect(f.calls.tunOpen).toEqual([['outpost0', true, true]]);
+    expect(f.calls.workerStart[0]).toMatchObject({ tunFd: 999, sockets: [{ addr: '0.0.0.0', port: 4500, v6only: false }], tunMtu: 1400, pathMtu: 1500, clampMss: true, udpOffload: true });
     expect(t.sockets).toEqual([{ address: '0.0.0.0', port: 4500, family: 4 }]);
     expect(f.calls.routeAdd).toEqual([{ prefix: '203.0.113.7', prefixLen: 32, spi, remoteAddr: '192.0.2.2', remotePort: 34500, localAddr: '192.0.2.1', localPort: 4500 }]);
     expect(dp.routes()).toEqual([{ prefix: '203.0.113.7/32', spi }]);
@@ -314,18 +322,34 @@ describe('userspace data plane: routes and NAT-T transport', () => {
     expect(f.calls.routeAdd.map((r) => `${r.prefix}/${r.prefixLen}`)).toEqual(['10.0.0.1/32', '10.0.0.2/31', '10.0.0.4/31', '10.0.0.6/32']);
   });
 
-  test('an outbound SA without UDP encapsulation cannot be routed: a clear error, nothing recorded', async () => {
+  test('an outbound SA without UDP encapsulation is routed as plain ESP (IP protocol 50) from the raw socket', async () => {
     const f = fakeAddon();
     const dp = make({ addon: f.addon, tun: {} });
     dp.openNattTransport({ sockets: [{ address: '192.0.2.1', port: 4500 }], onIke: () => {} });
+    expect(f.calls.workerStart[0]).toMatchObject({ plainEsp: true });
     const spi = nextSpi++;
-    await dp.addSa({ ...sa('out', spi) });
+    await dp.addSa({ ...sa('out', spi), src: '192.0.2.1', dst: '192.0.2.2' });
+    await dp.addPolicy(outPolicy('c1', spi));
+    expect(f.calls.routeAdd).toEqual([{ prefix: '203.0.113.7', prefixLen: 32, spi, remoteAddr: '192.0.2.2', remotePort: 0, localAddr: '192.0.2.1', localPort: 0, plainEsp: true }]);
+    // NAT appears (MOBIKE, RFC 4555 §3.5): the same SA moves to ESP-in-UDP.
+    await dp.updateSa(spi, 'out', { encap: { srcPort: 4500, dstPort: 4500 } });
+    expect(f.calls.routeAdd.at(-1)).toEqual({ prefix: '203.0.113.7', prefixLen: 32, spi, remoteAddr: '192.0.2.2', remotePort: 4500, localAddr: '192.0.2.1', localPort: 4500 });
+    await expect(dp.addPolicy(outPolicy('c2', nextSpi++))).rejects.toThrow(/no outbound SA/);
+  });
+
+  test('without a raw ESP socket (no CAP_NET_RAW) an unencapsulated SA is refused with the reason, nothing recorded', async () => {
+    const f = fakeAddon({ plainEspFamilies: [], plainEspError: -1 });
+    const warnings: string[] = [];
+    const dp = make({ addon: f.addon, tun: {}, log: { debug() {}, info() {}, warn: (m) => warnings.push(m) } });
+    dp.openNattTransport({ sockets: [{ address: '192.0.2.1', port: 4500 }], onIke: () => {} });
+    expect(warnings).toEqual(['data plane: no raw ESP socket (EPERM: needs CAP_NET_RAW); peers without NAT need encapsulation: true']);
+    const spi = nextSpi++;
+    await dp.addSa({ ...sa('out', spi), src: '192.0.2.1', dst: '192.0.2.2' });
     const err = await dp.addPolicy(outPolicy('c1', spi)).catch((e: unknown) => e as Error & { code: string });
     expect(err).toMatchObject({ code: 'EOPNOTSUPP' });
-    expect(err?.message).toMatch(/not UDP-encapsulated: the userspace data plane sends ESP in UDP \(RFC 3948\) only; set encapsulation: true/);
+    expect(err?.message).toMatch(/is plain ESP \(no NAT\), but the packet worker has no raw IPv4 ESP socket \(EPERM\); set encapsulation: true/);
     expect(dp.policies()).toEqual([]);
     expect(f.calls.routeAdd).toEqual([]);
-    await expect(dp.addPolicy(outPolicy('c2', nextSpi++))).rejects.toThrow(/no outbound SA/);
   });
 
   test('a new peer endpoint (NAT remapping, MOBIKE) moves the routes of that SA', async () => {

@@ -1,6 +1,7 @@
-// The userspace data-plane backend (ARCHITECTURE.md §4): ESP (RFC 4303) in UDP (RFC 3948) by the native worker over a TUN device.
+// The userspace data-plane backend (ARCHITECTURE.md §4): ESP (RFC 4303), plain or in UDP (RFC 3948), by the native worker over a TUN device.
 //
 // Ownership: the C table holds keys, counters and byte/packet lifetimes; the C worker owns the NAT-T sockets and
+// the raw IP protocol 50 sockets (plain ESP, used when no NAT was detected and encapsulation is not forced) and
 // carries every packet (JS never sees one). This file adds what the C side does not know: time lifetimes
 // (timers), the engine's childId for events, SPI reservation, endpoints, the policy list, and from the
 // policies the two kinds of routes:
@@ -37,6 +38,11 @@ export interface TunOptions {
   mtu?: number;
   /** Create the device inside this network namespace (tests); default: the process's own. */
   netnsPath?: string;
+  /**
+   * Checksum and TCP segmentation offload on the device (virtio-net header, default on): the kernel hands over and
+   * takes TCP super-packets, which the worker segments before ESP and coalesces after it.
+   */
+  offload?: boolean;
 }
 
 export interface UserspaceDataplaneOptions {
@@ -52,6 +58,10 @@ export interface UserspaceDataplaneOptions {
   pathMtu?: number;
   /** Lower the MSS of TCP SYNs through the tunnel to fit (default on). */
   clampMss?: boolean;
+  /** Open raw ESP sockets with the worker, so SAs without UDP encapsulation carry plain ESP (default on). */
+  plainEsp?: boolean;
+  /** UDP GSO/GRO on the NAT-T sockets: runs of equal-size ESP datagrams in one send, several per read (default on). */
+  udpOffload?: boolean;
   log?: DataplaneLog;
 }
 
@@ -66,6 +76,8 @@ export interface NattDatagram {
 export interface NattTransport {
   /** What was bound (port 0 resolved); a wildcard address stays a wildcard. */
   readonly sockets: readonly { address: string; port: number; family: 4 | 6 }[];
+  /** Families with a raw ESP socket (plain ESP); empty when it could not be opened. */
+  readonly plainEspFamilies: readonly (4 | 6)[];
   /** Sends IKE with the non-ESP marker from the socket on d.local.port, source d.local.addr. */
   send(d: NattDatagram): boolean;
   stats(): NativeWorkerStats | null;
@@ -159,18 +171,18 @@ export function createUserspaceDataplane(opts: UserspaceDataplaneOptions = {}): 
   let closed = false;
 
   // ---- the TUN device ----
-  let tun: { fd: number; name: string; ifindex: number; netnsPath?: string } | null = null;
+  let tun: { fd: number; name: string; ifindex: number; netnsPath?: string; offload: boolean } | null = null;
   if (opts.tun) {
     const name = opts.tun.name ?? DEFAULT_TUN_NAME;
     const mtu = opts.tun.mtu ?? DEFAULT_TUN_MTU;
-    const opened = addon.tunOpen(name, opts.tun.netnsPath, true);
+    const opened = addon.tunOpen(name, opts.tun.netnsPath, true, opts.tun.offload ?? true);
     const t = unwrapNative(addon, opened, `cannot create TUN device ${name} (/dev/net/tun; needs CAP_NET_ADMIN)`);
     const ifindex = addon.tunSetup(t.name, mtu, opts.tun.netnsPath);
     if (ifindex < 0) {
       addon.closeFd(t.fd);
       unwrapNative(addon, ifindex, `cannot set MTU ${mtu} and bring up TUN device ${t.name}`);
     }
-    tun = { fd: t.fd, name: t.name, ifindex, ...(opts.tun.netnsPath ? { netnsPath: opts.tun.netnsPath } : {}) };
+    tun = { fd: t.fd, name: t.name, ifindex, offload: t.offload === true, ...(opts.tun.netnsPath ? { netnsPath: opts.tun.netnsPath } : {}) };
   }
 
   const kernelRoute = (p: Prefix, add: boolean): number => (tun ? addon.tunRoute(tun.ifindex, add, p.addr, p.len, tun.netnsPath) : 0);
@@ -193,7 +205,7 @@ export function createUserspaceDataplane(opts: UserspaceDataplaneOptions = {}): 
   }
 
   // ---- the worker ----
-  let worker: { handle: NativeWorkerHandle; transport: NattTransport } | null = null;
+  let worker: { handle: NativeWorkerHandle; transport: NattTransport; plainEspError: string | null } | null = null;
 
   const emit = (e: DataplaneEvent) => {
     for (const l of listeners) l(e);
@@ -228,11 +240,17 @@ export function createUserspaceDataplane(opts: UserspaceDataplaneOptions = {}): 
   };
 
   /** The peer endpoint and our source for an outbound SA, or why it cannot be routed. */
-  const outboundPath = (spi: number): { remoteAddr: string; remotePort: number; localAddr: string; localPort: number } | string => {
+  const outboundPath = (
+    spi: number,
+  ): { remoteAddr: string; remotePort: number; localAddr: string; localPort: number; plainEsp?: true } | string => {
     const rec = entries.get(key(spi, 'out'))?.record;
     if (!rec) return `no outbound SA ${hex(spi)}`;
     if (!rec.encap) {
-      return `outbound SA ${hex(spi)} to ${rec.dst} is not UDP-encapsulated: the userspace data plane sends ESP in UDP (RFC 3948) only; set encapsulation: true on the connection`;
+      const family = rec.dst.includes(':') ? 6 : 4;
+      if (worker && !worker.transport.plainEspFamilies.includes(family)) {
+        return `outbound SA ${hex(spi)} to ${rec.dst} is plain ESP (no NAT), but the packet worker has no raw IPv${family} ESP socket${worker.plainEspError ? ` (${worker.plainEspError})` : ''}; set encapsulation: true on the connection`;
+      }
+      return { remoteAddr: rec.dst, remotePort: 0, localAddr: rec.src, localPort: 0, plainEsp: true };
     }
     return { remoteAddr: rec.dst, remotePort: rec.encap.dstPort, localAddr: rec.src, localPort: rec.encap.srcPort };
   };
@@ -477,6 +495,8 @@ export function createUserspaceDataplane(opts: UserspaceDataplaneOptions = {}): 
         tunMtu: opts.tun?.mtu ?? DEFAULT_TUN_MTU,
         pathMtu: opts.pathMtu ?? DEFAULT_PATH_MTU,
         clampMss: opts.clampMss ?? true,
+        plainEsp: opts.plainEsp ?? true,
+        udpOffload: opts.udpOffload ?? true,
         onIke: (msg, addr, port, localAddr, localPort) => {
           try {
             onIke({ local: { addr: localAddr, port: localPort }, remote: { addr, port }, data: msg });
@@ -487,9 +507,14 @@ export function createUserspaceDataplane(opts: UserspaceDataplaneOptions = {}): 
       });
       const w = unwrapNative(addon, started, `cannot open NAT-T sockets ${sockets.map((s) => `${s.address.includes(':') ? `[${s.address}]` : s.address}:${s.port}`).join(', ')}`);
       const bound = w.sockets.map((s, i) => ({ address: sockets[i]?.address ?? s.addr, port: s.port, family: (s.addr.includes(':') ? 6 : 4) as 4 | 6 }));
+      const plainEspError = w.plainEsp.error < 0 ? addon.errnoName(w.plainEsp.error) : null;
+      if ((opts.plainEsp ?? true) && plainEspError) {
+        log.warn(`data plane: no raw ESP socket (${plainEspError}${plainEspError === 'EPERM' ? ': needs CAP_NET_RAW' : ''}); peers without NAT need encapsulation: true`);
+      }
       let open = true;
       const transport: NattTransport = {
         sockets: bound,
+        plainEspFamilies: [...w.plainEsp.families],
         send(d) {
           if (!open || !worker) return false;
           const local = isWildcard(d.local.addr) ? undefined : d.local.addr;
@@ -505,7 +530,7 @@ export function createUserspaceDataplane(opts: UserspaceDataplaneOptions = {}): 
           if (worker?.handle === w.handle) stopWorker();
         },
       };
-      worker = { handle: w.handle, transport };
+      worker = { handle: w.handle, transport, plainEspError };
       // Policies recorded before the worker existed get their routes now.
       for (const slot of slots.values()) {
         try {
@@ -514,7 +539,13 @@ export function createUserspaceDataplane(opts: UserspaceDataplaneOptions = {}): 
           log.warn(`data plane: ${err instanceof Error ? err.message : String(err)}`);
         }
       }
-      log.debug('data plane: packet worker started', { tun: tun.name, sockets: bound.map((b) => `${b.address}:${b.port}`) });
+      log.debug('data plane: packet worker started', {
+        tun: tun.name,
+        tunOffload: tun.offload,
+        udpOffload: opts.udpOffload ?? true,
+        sockets: bound.map((b) => `${b.address}:${b.port}`),
+        plainEsp: transport.plainEspFamilies.map((f) => `IPv${f}`),
+      });
       return transport;
     },
 
