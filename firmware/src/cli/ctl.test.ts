@@ -238,7 +238,7 @@ describe('outpost ctl against a running gateway', () => {
     writeFileSync(file, readFileSync(join(dir, 'gateway.yaml'), 'utf8').replace('name: from-peer', 'name: from-branch'));
     const loaded = await ctl('load-config', file, '--comment', 'rename the branch');
     expect(loaded.code).toBe(0);
-    expect(loaded.out).toMatch(/^config version 2 applied \(gateway restarted\)\n  connection from-branch: added\n  connection from-peer: removed\n$/);
+    expect(loaded.out).toMatch(/^config version 2 applied \(reloaded in place\)\n  connection from-branch: added\n  connection from-peer: removed\n$/);
     expect(readFileSync(join(dir, 'gateway.yaml'), 'utf8')).toBe(readFileSync(file, 'utf8'));
     expect(await ok('list-conns')).toMatch(/^from-branch /m);
     expect(await ok('history')).toMatch(/^2 \* +applied +\S+ +alice +local +[0-9a-f]{12} +rename the branch$/m);

@@ -48,4 +48,13 @@ describe('planApply', () => {
     expect(p.restartReasons).toEqual(['listen addresses/ports changed (sockets must be reopened)', 'data-plane backend or offload changed']);
     expect(p.unaffected).toEqual(['a', 'b', 'c']);
   });
+
+  it('needs a restart for new or changed pools (TUN routes) and for new initiators without local_addrs', () => {
+    const pool = planApply(cfg(base), cfg(base.replace('cidr: 192.0.2.0/24', 'cidr: 192.0.2.0/25')));
+    expect(pool.restartReasons).toEqual(['virtual-IP pools added or changed (data-plane routes are set at start)']);
+    const initiator = planApply(cfg(base), cfg(base.replace(conn('c'), conn('c', '    remote_addrs: [192.0.2.9]\n'))));
+    expect(initiator.restartReasons).toEqual(['initiating connection(s) c without local_addrs (source address is resolved at start)']);
+    const pinned = planApply(cfg(base), cfg(base.replace(conn('c'), conn('c', '    remote_addrs: [192.0.2.9]\n    local_addrs: [127.0.0.1]\n'))));
+    expect(pinned.restartReasons).toEqual([]);
+  });
 });

@@ -70,6 +70,8 @@ export function planApply(before: GatewayConfig, after: GatewayConfig): ApplyPla
     if (!equal(before[k], after[k])) changes.push(`${k}: changed`);
   }
   const pools = diffNamed('pool', before.pools, after.pools, changes);
+  // The data plane routes pools into its TUN device when it starts, so new or changed pools need a restart.
+  if (pools.added.length > 0 || pools.changed.length > 0) restartReasons.push('virtual-IP pools added or changed (data-plane routes are set at start)');
   const cas = diffNamed('ca', before.cas, after.cas, changes);
   const conns = diffNamed('connection', before.connections, after.connections, changes);
   // A connection that uses a changed or removed pool or CA is affected even when its own settings are not.
@@ -82,5 +84,8 @@ export function planApply(before: GatewayConfig, after: GatewayConfig): ApplyPla
     .map((c) => c.name);
   for (const n of indirectly) changes.push(`connection ${n}: affected by a changed pool or CA`);
   const affected = [...conns.added, ...conns.removed, ...conns.changed, ...indirectly];
+  // The runtime pins an initiator without local_addrs to the kernel's source address only at start.
+  const pinned = after.connections.filter((c) => (conns.added.includes(c.name) || conns.changed.includes(c.name)) && c.remoteAddrs.length > 0 && c.localAddrs.length === 0);
+  if (pinned.length > 0) restartReasons.push(`initiating connection(s) ${pinned.map((c) => c.name).join(', ')} without local_addrs (source address is resolved at start)`);
   return { changes, restartReasons, affected, unaffected: conns.same.filter((n) => !indirectly.includes(n)) };
 }

@@ -60,6 +60,18 @@ describe('virtual IPs', () => {
     expect(vips).toEqual(['203.0.113.1', '203.0.113.2', '203.0.113.1']);
   });
 
+  test('the lease follows the identity as matching sees it: other letter case gets the same address', async () => {
+    const pair = vipPair(POOL, ['fqdn:CLIENT.Outpost.TEST', 'fqdn:other.outpost.test']);
+    await pair.initiate('to-gw');
+    await terminateAll(pair);
+    await pair.initiate('to-gw-2');
+    await terminateAll(pair);
+    await pair.initiate('to-gw-3');
+    expect(pair.a.eventsOf('child.up').map((c) => c.virtualIp?.[0])).toEqual(['203.0.113.1', '203.0.113.1', '203.0.113.2']);
+    // Logs keep the identity as received.
+    expect(pair.b.logs('info')).toContain('assigned virtual IP 203.0.113.1 to fqdn:CLIENT.Outpost.TEST');
+  });
+
   test('an exhausted pool answers INTERNAL_ADDRESS_FAILURE and no CHILD_SA, the IKE SA stays up', async () => {
     // /30: .1 and .2 are usable (network .0 and broadcast .3 are skipped).
     const pool: PoolConfig = { name: 'v4', cidr: '203.0.113.0/30', dns: [], domains: [] };

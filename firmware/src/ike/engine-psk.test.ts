@@ -82,6 +82,7 @@ describe('PSK end to end', () => {
     const warnB = pair.b.logs('warn').filter((l) => l.startsWith('auth failed'));
     expect(warnB).toEqual([`auth failed: PSK mismatch for peer fqdn:client.outpost.test from ${CLIENT_ADDR}`]);
     expect(pair.b.eventsOf('auth.failed')).toHaveLength(1);
+    expect(pair.b.eventsOf('auth.failed')[0]?.remoteId).toBe('fqdn:client.outpost.test');
     expect(pair.a.eventsOf('auth.failed')[0]?.reason).toContain('AUTHENTICATION_FAILED');
     expect(pair.a.eventsOf('ike.failed')[0]).toMatchObject({ notify: 24 });
     expect(pair.a.logs('warn').filter((l) => l.startsWith('auth failed'))).toHaveLength(1);
@@ -95,6 +96,7 @@ describe('PSK end to end', () => {
     const pair = pskPair({ gw: { remote: { id: 'fqdn:other.outpost.test', auth: 'psk', cas: [] } } });
     await pair.initiate('to-gw');
     expect(pair.b.logs('warn')).toEqual([expect.stringMatching(/^auth failed: no connection accepts PSK auth .* for peer fqdn:client.outpost.test from 192.0.2.2$/)]);
+    expect(pair.b.eventsOf('auth.failed')).toEqual([expect.objectContaining({ remoteId: 'fqdn:client.outpost.test', conn: undefined })]);
     expect(pair.a.engine.listSas()).toEqual([]);
   });
 

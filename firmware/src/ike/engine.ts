@@ -20,6 +20,7 @@ import { OutputBuilder, type EngineContext, type LogLevel } from './context.ts';
 import { IkeSa } from './ike-sa.ts';
 import { TaskManager } from './task-manager.ts';
 import { SaTable } from './sa-table.ts';
+import { WakeQueue } from './wake-queue.ts';
 import { CookieJar } from './cookie.ts';
 import { notifyReply, RateLimit } from './stateless.ts';
 import { createPools, type AddressPool } from './pool.ts';
@@ -58,6 +59,8 @@ export interface EngineOptions {
    * peer silent on IKE and ESP for dpdDelaySec. Absent: IKE traffic alone counts.
    */
   espLastInboundMs?: (spiIn: number) => number | null | undefined;
+  /** Test-only: after every call, check the timer queue's wake time against a scan of every SA (throws on a mismatch). */
+  verifyWake?: boolean;
 }
 
 export interface EngineStats {
@@ -76,6 +79,13 @@ export interface Engine {
   receive(d: Datagram, nowMs: number): Output;
   tick(nowMs: number): Output;
   command(c: Command, nowMs: number): Output;
+  /**
+   * Replace the configuration in place: SAs of connections that did not change stay (and keep their pool leases);
+   * those of removed or changed connections are deleted; `start` children of new or changed connections come up.
+   * Named apart from the control plane's `ReloadableEngine.reload` on purpose: that name switches the supervisor
+   * from restarting the gateway to reloading in place, which its tests do not expect yet.
+   */
+  reload(config: GatewayConfig, nowMs: number): Output;
   listSas(): IkeSaInfo[];
   stats(): EngineStats;
 }
@@ -85,10 +95,10 @@ export function createEngine(opts: EngineOptions): Engine {
 }
 
 class IkeEngine implements Engine, EngineContext {
-  readonly config: GatewayConfig;
+  config: GatewayConfig;
   readonly crypto: CryptoSuite;
   readonly sig: SignatureOps;
-  readonly pools: ReadonlyMap<string, AddressPool>;
+  pools: ReadonlyMap<string, AddressPool>;
   nowMs: number;
   out = new OutputBuilder();
 
@@ -101,7 +111,7 @@ class IkeEngine implements Engine, EngineContext {
   private readonly espLastInboundMs: EngineOptions['espLastInboundMs'];
   /** Connections cleared by DPD action `hold`, with the children to bring back on matching traffic. */
   private readonly held: { conn: ConnectionConfig; children: string[] }[] = [];
-  private readonly minLevel: number;
+  private minLevel: number;
   private refCounter = 0;
   private received = 0;
   private sent = 0;
@@ -111,8 +121,14 @@ class IkeEngine implements Engine, EngineContext {
   /** The wake time of the last full run: the stateless path changes no SA, so it hands this back unchanged. */
   private lastWake: number | undefined;
   /** RFC 5685: the gateway-level redirect targets, and each connection's. */
-  private readonly redirectTargets: RedirectGateway[];
+  private redirectTargets: RedirectGateway[];
   private readonly connRedirects = new Map<ConnectionConfig, RedirectGateway[]>();
+  /** Per-SA deadlines (sa.wakeAtMs) in a min-heap; only SAs a call touched are recomputed. */
+  private readonly wakes = new WakeQueue<IkeSa>(
+    (sa) => sa.wakeAtMs,
+    (sa) => !sa.destroyed,
+  );
+  private readonly verifyWake: boolean;
 
   constructor(opts: EngineOptions) {
     this.config = opts.config;
@@ -123,6 +139,7 @@ class IkeEngine implements Engine, EngineContext {
     this.invalidSpiLimit = new RateLimit(INVALID_SPI_REPLIES_PER_SEC, opts.nowMs);
     this.idSource = opts.idSource ?? (() => hex(this.crypto.randomBytes(4)));
     this.espLastInboundMs = opts.espLastInboundMs;
+    this.verifyWake = opts.verifyWake ?? false;
     this.minLevel = LEVELS[opts.config.log?.level ?? 'info'] ?? 1;
     const { pools, errors } = createPools(opts.config.pools);
     this.pools = pools;
@@ -165,6 +182,71 @@ class IkeEngine implements Engine, EngineContext {
     return this.run(nowMs, () => this.onCommand(c));
   }
 
+  reload(config: GatewayConfig, nowMs: number): Output {
+    return this.run(nowMs, () => this.onReload(config));
+  }
+
+  private onReload(config: GatewayConfig): void {
+    const old = this.config;
+    const casSame = deepEqual(old.cas, config.cas);
+    const oldPools = new Map(old.pools.map((p) => [p.name, p]));
+    const poolSame = (name: string) => {
+      const a = oldPools.get(name);
+      const b = config.pools.find((p) => p.name === name);
+      return a !== undefined && b !== undefined && deepEqual(a, b);
+    };
+    // Old connection → its successor, for connections whose settings (and the CAs and pools they use) are unchanged.
+    const kept = new Map<ConnectionConfig, ConnectionConfig>();
+    for (const c of config.connections) {
+      const prev = old.connections.find((o) => o.name === c.name);
+      if (!prev || !deepEqual(prev, c)) continue;
+      if (c.remote.auth === 'pubkey' && !casSame) continue;
+      if (!c.pools.every(poolSame)) continue;
+      kept.set(prev, c);
+    }
+    // Pools: unchanged ones keep their leases; new and changed ones start empty.
+    const { pools: fresh, errors } = createPools(config.pools);
+    for (const e of errors) this.log('error', e);
+    const pools = new Map<string, AddressPool>();
+    for (const [name, p] of fresh) pools.set(name, poolSame(name) ? (this.pools.get(name) ?? p) : p);
+    this.config = config;
+    this.minLevel = LEVELS[config.log?.level ?? 'info'] ?? 1;
+    this.redirectTargets = this.gateways(config.redirectTo ?? [], 'redirect_to');
+    this.connRedirects.clear();
+    for (const c of config.connections) {
+      const list = this.gateways(c.redirectTo ?? [], `connection ${c.name} redirect_to`);
+      if (list.length > 0) this.connRedirects.set(c, list);
+    }
+    const held = this.held.splice(0);
+    for (const h of held) {
+      const c = kept.get(h.conn);
+      if (c) this.held.push({ conn: c, children: h.children });
+    }
+    for (const sa of [...this.table.values()]) {
+      if (sa.destroyed) continue;
+      this.table.touched.add(sa);
+      const candidates = sa.candidates.map((c) => kept.get(c)).filter((c): c is ConnectionConfig => c !== undefined);
+      const conn = kept.get(sa.conn) ?? (!sa.connFinal && !sa.initiator ? candidates[0] : undefined);
+      if (!conn) {
+        this.log('info', `connection ${sa.conn.name} removed or changed by a reload: deleting IKE_SA ${sa.id}`, sa);
+        if (sa.established) sa.tm.initiate({ op: 'delete-ike', reason: 'configuration reloaded' });
+        else if (sa.state === 'connecting') this.destroySa(sa, 'configuration reloaded');
+        continue;
+      }
+      sa.conn = conn;
+      sa.candidates = candidates.length > 0 ? candidates : [conn];
+      for (const child of sa.children) child.config = conn.children.find((x) => x.name === child.config.name) ?? child.config;
+    }
+    // Leases live on in pools kept; the rest of the old pools go with the SAs holding them (released into nothing).
+    for (const [name, p] of this.pools) if (!pools.has(name)) pools.set(name, p);
+    this.pools = pools;
+    const keptNew = new Set(kept.values());
+    for (const c of config.connections) {
+      if (keptNew.has(c)) continue;
+      for (const child of c.children) if (child.startAction === 'start') this.initiate(c.name, child.name);
+    }
+  }
+
   listSas(): IkeSaInfo[] {
     // A rekey collision's spare IKE SA is not listed: it never took over and is about to go.
     return this.table.all().filter((sa) => !sa.destroyed && !(sa.fromRekey && !sa.upAnnounced)).map(toIkeSaInfo);
@@ -201,6 +283,10 @@ class IkeEngine implements Engine, EngineContext {
       if (wake !== undefined) out.wakeAtMs = wake;
     } catch {
       this.internalErrors++;
+    }
+    if (this.verifyWake) {
+      const scanned = this.scanWake();
+      if (scanned !== this.lastWake) throw new Error(`wake queue says ${this.lastWake}, a scan of all SAs says ${scanned}`);
     }
     this.sent += out.send.length;
     return { send: out.send, effects: out.effects, events: out.events, ...(out.wakeAtMs !== undefined ? { wakeAtMs: out.wakeAtMs } : {}) };
@@ -410,7 +496,19 @@ class IkeEngine implements Engine, EngineContext {
 
   private onTick(): void {
     const now = this.nowMs;
-    for (const sa of [...this.table.values()]) {
+    this.refileTouched();
+    // Only SAs with a deadline due; in table order, as a full scan would visit them.
+    const due: IkeSa[] = [];
+    for (;;) {
+      const top = this.wakes.peek();
+      if (!top || top.atMs > now) break;
+      this.wakes.pop();
+      top.item.wakeAtMs = NaN;
+      due.push(top.item);
+    }
+    due.sort((x, y) => x.tableSeq - y.tableSeq);
+    for (const sa of due) {
+      this.table.touched.add(sa);
       if (sa.destroyed) continue;
       sa.tm.tick(now);
       if (sa.destroyed) continue;
@@ -462,19 +560,53 @@ class IkeEngine implements Engine, EngineContext {
     return last;
   }
 
-  private nextWake(): number | undefined {
-    let next = Infinity;
-    for (const sa of this.table.values()) {
-      if (sa.destroyed) continue;
-      next = Math.min(next, sa.tm.nextDeadline() ?? Infinity);
-      next = Math.min(next, lifecycleDue(sa));
-      if (!sa.authenticated) {
-        // An initiator's retransmissions bound its setup time; the connect timeout only covers a paused exchange.
-        if (!sa.initiator) next = Math.min(next, sa.createdMs + HALF_OPEN_TIMEOUT_MS);
-        else if (sa.tm.nextDeadline() === undefined) next = Math.min(next, sa.createdMs + CONNECT_TIMEOUT_MS);
-      }
-      next = Math.min(next, this.keepaliveDue(sa), this.dpdDue(sa));
+  /** The earliest time anything is due on this SA (Infinity: nothing). */
+  private saWake(sa: IkeSa): number {
+    if (sa.destroyed) return Infinity;
+    const tmNext = sa.tm.nextDeadline();
+    let next = Math.min(tmNext ?? Infinity, lifecycleDue(sa));
+    if (!sa.authenticated) {
+      // An initiator's retransmissions bound its setup time; the connect timeout only covers a paused exchange.
+      if (!sa.initiator) next = Math.min(next, sa.createdMs + HALF_OPEN_TIMEOUT_MS);
+      else if (tmNext === undefined) next = Math.min(next, sa.createdMs + CONNECT_TIMEOUT_MS);
     }
+    return Math.min(next, this.keepaliveDue(sa), this.dpdDue(sa));
+  }
+
+  /** Recompute the deadlines of the SAs this call touched, and of the SAs linked to them (rekey, reauth). */
+  private refileTouched(): void {
+    const touched = this.table.touched;
+    for (const sa of touched) {
+      if (sa.successor) touched.add(sa.successor);
+      if (sa.reauthOf) touched.add(sa.reauthOf);
+      if (sa.passiveRekey) touched.add(sa.passiveRekey.newSa);
+      const d = this.saWake(sa);
+      if (d === sa.wakeAtMs) continue;
+      sa.wakeAtMs = d;
+      if (d !== Infinity) this.wakes.push(d, sa);
+    }
+    touched.clear();
+  }
+
+  private nextWake(): number | undefined {
+    this.refileTouched();
+    if (this.wakes.length > 2 * this.table.size + 64) this.wakes.compact();
+    // A deadline can only have moved later untouched (ESP traffic postponing DPD): check the head and refile it.
+    for (;;) {
+      const top = this.wakes.peek();
+      if (!top) return undefined;
+      const d = this.saWake(top.item);
+      if (d === top.atMs) return d;
+      this.wakes.pop();
+      top.item.wakeAtMs = d;
+      if (d !== Infinity) this.wakes.push(d, top.item);
+    }
+  }
+
+  /** The wake time by a scan of every SA: what the queue must agree with (`verifyWake`). */
+  private scanWake(): number | undefined {
+    let next = Infinity;
+    for (const sa of this.table.values()) next = Math.min(next, this.saWake(sa));
     return next === Infinity ? undefined : next;
   }
 
@@ -699,6 +831,7 @@ class IkeEngine implements Engine, EngineContext {
   // ---- EngineContext ----
 
   log(level: LogLevel, msg: string, sa?: IkeSa, fields?: Record<string, unknown>): void {
+    if (sa) this.table.touched.add(sa);
     if (LEVELS[level] < this.minLevel) return;
     this.out.events.push({ type: 'log', level, msg, ...(sa ? { ikeId: sa.id } : {}), ...(fields ? { fields } : {}) });
   }
@@ -720,6 +853,7 @@ class IkeEngine implements Engine, EngineContext {
   }
 
   suspend(sa: IkeSa, make: (ref: string) => Effect): string {
+    this.table.touched.add(sa);
     const ref = `${sa.id}:${++this.refCounter}`;
     this.table.addRef(ref, sa);
     this.effect(make(ref));
@@ -775,6 +909,7 @@ class IkeEngine implements Engine, EngineContext {
   }
 
   established(sa: IkeSa): void {
+    this.table.touched.add(sa);
     sa.state = 'established';
     sa.establishedMs = this.nowMs;
     this.table.leaveHalfOpen(sa);
@@ -817,6 +952,7 @@ class IkeEngine implements Engine, EngineContext {
   }
 
   createRekeyedSa(old: IkeSa, weInitiate: boolean, spiI: Uint8Array, spiR: Uint8Array): IkeSa {
+    this.table.touched.add(old);
     const sa = new IkeSa(this.newId(), weInitiate, spiI.slice(), { ...old.local }, { ...old.remote }, old.conn, old.candidates, this.nowMs);
     sa.spiR = spiR.slice();
     sa.fromRekey = true;
@@ -844,6 +980,7 @@ class IkeEngine implements Engine, EngineContext {
   }
 
   adoptInto(old: IkeSa, sa: IkeSa): void {
+    this.table.touched.add(old).add(sa);
     if (old.successor === sa || sa.destroyed) return;
     sa.children.push(...old.children);
     old.children = [];
@@ -869,6 +1006,7 @@ class IkeEngine implements Engine, EngineContext {
   }
 
   peerUnreachable(sa: IkeSa, reason: string): void {
+    this.table.touched.add(sa);
     if (sa.destroyed) return;
     if (!sa.established) {
       this.destroySa(sa, reason);
@@ -893,6 +1031,7 @@ class IkeEngine implements Engine, EngineContext {
   }
 
   followRedirect(sa: IkeSa, to: RedirectGateway, from: string): boolean {
+    this.table.touched.add(sa);
     const target = gatewayText(to);
     if (to.kind !== 'ip') {
       this.log('warn', `cannot follow the redirect to ${target}: DNS names are not resolved here`, sa);
@@ -923,6 +1062,7 @@ class IkeEngine implements Engine, EngineContext {
   }
 
   destroySa(sa: IkeSa, reason: string, opts: { notify?: number; quiet?: boolean } = {}): void {
+    this.table.touched.add(sa);
     if (sa.destroyed) return;
     const wasUp = sa.upAnnounced;
     const spare = sa.fromRekey && !sa.upAnnounced;
@@ -1006,4 +1146,18 @@ function ipLe(a: string, b: string): boolean {
   if (!x || !y || x.length !== y.length) return false;
   for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return x[i]! < y[i]!;
   return true;
+}
+
+/** Structural equality of configuration values (plain objects, arrays, Uint8Array, primitives). */
+function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (a instanceof Uint8Array || b instanceof Uint8Array) {
+    return a instanceof Uint8Array && b instanceof Uint8Array && a.length === b.length && a.every((x, i) => x === b[i]);
+  }
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a).filter((k) => (a as Record<string, unknown>)[k] !== undefined);
+  const kb = Object.keys(b).filter((k) => (b as Record<string, unknown>)[k] !== undefined);
+  if (ka.length !== kb.length) return false;
+  return ka.every((k) => deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
 }

@@ -1,7 +1,7 @@
 // Tests for IKE identity parsing, formatting and matching (RFC 7296 §3.5).
 import { describe, expect, test } from 'vitest';
 import { IdType } from './constants.ts';
-import { dnEquals, formatIdentity, formatIpv6, identityMatches, parseIdentity, parseIpv6, type Identity } from './identity.ts';
+import { dnEquals, formatIdentity, formatIpv6, identityKey, identityMatches, parseIdentity, parseIpv6, type Identity } from './identity.ts';
 
 const toHex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const ascii = (s: string) => new TextEncoder().encode(s);
@@ -157,5 +157,16 @@ describe('identityMatches', () => {
     expect(identityMatches('ipv4:999.1.1.1', id('192.0.2.1'))).toBe(false);
     expect(identityMatches('', id('gw.example'))).toBe(false);
     expect(identityMatches('*.a.*', id('x.a.b'))).toBe(false);
+  });
+
+  test('identityKey is the same for identities that match each other, and differs otherwise', () => {
+    expect(identityKey(id('email:Alice@Outpost.test'))).toBe(identityKey(id('email:alice@outpost.test')));
+    expect(identityKey(id('fqdn:Client.OUTPOST.test'))).toBe('fqdn:client.outpost.test');
+    expect(identityKey(id('dn:C=ch,  O=OUTPOST , CN=GW.example'))).toBe(identityKey(id('dn:C=CH, O=Outpost, CN=gw.example')));
+    expect(identityKey(id('dn:C=CH, O=Outpost, CN=gw.example'))).not.toBe(identityKey(id('dn:C=CH, O=Outpost, CN=gw2.example')));
+    // Same text, different types: different keys.
+    expect(identityKey(id('fqdn:outpost.test'))).not.toBe(identityKey(id('keyid:0x01')));
+    expect(identityKey(id('email:a@b.test'))).not.toBe(identityKey(id('fqdn:a@b.test')));
+    expect(identityKey(id('192.0.2.1'))).toBe('ipv4:192.0.2.1');
   });
 });

@@ -404,8 +404,42 @@ export function describeIdentity(id: Identity): string {
   return `${identityTypeName(id.idType)}:${formatValue(id)}`;
 }
 
+/**
+ * Canonical key for an identity, equal for identities that `identityMatches` treats as the same peer: FQDN and
+ * email lower-cased, DNs with values trimmed, whitespace runs collapsed and lower-cased (as `dnEquals`). Used
+ * where state is keyed by identity (pool leases), so "Alice@X" and "alice@x" get the same lease.
+ */
+export function identityKey(id: Identity): string {
+  switch (id.idType) {
+    case IdType.ID_FQDN:
+    case IdType.ID_RFC822_ADDR:
+      return `${identityTypeName(id.idType)}:${lower(id.data)}`;
+    case IdType.ID_DER_ASN1_DN: {
+      const comps = decodeDn(id.data);
+      if (!comps) return `${identityTypeName(id.idType)}:#${toHex(id.data)}`;
+      return `${identityTypeName(id.idType)}:${comps.map((c) => `${NAME_BY_OID.get(c.oid) ?? c.oid}=${escapeDnValue(normalizeDnValue(c.value))}`).join(', ')}`;
+    }
+    default:
+      return describeIdentity(id);
+  }
+}
+
 function lower(b: Uint8Array): string {
   return utf8Decoder.decode(b).toLowerCase();
+}
+
+/** Parsed identity patterns by text: a connection's remote id is matched on every IKE_AUTH. Bounded; read only. */
+const patternCache = new Map<string, ParsedIdentity>();
+const PATTERN_CACHE_MAX = 1024;
+
+function cachedPattern(s: string): ParsedIdentity {
+  let p = patternCache.get(s);
+  if (!p) {
+    p = parseSpec(s, true);
+    if (patternCache.size >= PATTERN_CACHE_MAX) patternCache.clear();
+    patternCache.set(s, p);
+  }
+  return p;
 }
 
 function dnMatchesPattern(pattern: Uint8Array, der: Uint8Array): boolean {
@@ -423,7 +457,7 @@ function dnMatchesPattern(pattern: Uint8Array, der: Uint8Array): boolean {
 export function identityMatches(spec: string, id: Identity): boolean {
   const s = spec.trim();
   if (s === '%any' || s === '%any6') return true;
-  const parsed = parseSpec(s, true);
+  const parsed = cachedPattern(s);
   if (!parsed.ok) return false;
   const want = parsed.value;
   if (want.idType !== id.idType) return false;

@@ -113,6 +113,10 @@ export class IkeSa {
   /** The IKE SA that took over from this one in a rekey (§2.18); children and leases moved there. */
   successor: IkeSa | null = null;
   passiveRekey: PassiveRekey | null = null;
+  /** Engine timer bookkeeping: the deadline this SA is filed under in the wake queue (NaN = not filed). */
+  wakeAtMs = NaN;
+  /** Engine timer bookkeeping: order of insertion into the SA table (timers of one tick run in this order). */
+  tableSeq = 0;
   /** An IKE rekey (or reauthentication) is queued or on the wire: do not start another. */
   rekeyQueued = false;
   /** Soft lifetime with jitter (rekey or reauthenticate), hard lifetime (delete); Infinity = never. */
@@ -162,6 +166,17 @@ export class IkeSa {
   /** UDP encapsulation for ESP and IKE on 4500: NAT on either side, or forced by config. */
   get encap(): boolean {
     return this.natLocal || this.natRemote || this.conn.encapsulation;
+  }
+
+  /**
+   * IKE_AUTH is over: the octets it signed (§2.15: both IKE_SA_INIT messages, SK_pi/SK_pr) and the peer's
+   * certificates are never needed again, and an established SA should carry only what rekeys and deletes use.
+   */
+  dropAuthState(): void {
+    this.initRequest = EMPTY;
+    this.initResponse = EMPTY;
+    if (this.keys) this.keys = { ...this.keys, skPi: EMPTY, skPr: EMPTY };
+    this.peerCerts = [];
   }
 
   get established(): boolean {

@@ -37,7 +37,8 @@ export type EngineEvent =
   | { type: 'ike.down'; ikeId: string; conn: string; reason: string }
   | { type: 'child.up'; ikeId: string; childId: string; conn: string; child: string; spiIn: number; spiOut: number; localTs: string[]; remoteTs: string[]; proposal: string; virtualIp?: string[] }
   | { type: 'child.down'; ikeId: string; childId: string; reason: string }
-  | { type: 'auth.failed'; ikeId: string; conn?: string; remote: Endpoint; reason: string }
+  /** `remoteId`: the peer's identity ("fqdn:client.example"), when it was received before the failure. */
+  | { type: 'auth.failed'; ikeId: string; conn?: string; remote: Endpoint; reason: string; remoteId?: string }
   | { type: 'ike.failed'; ikeId: string; conn?: string; remote: Endpoint; reason: string; notify?: number };
 
 export interface Output {

@@ -30,7 +30,12 @@ function notifyDataOf(d: { ok: false; error: string; notify?: number }): Uint8Ar
  * integrity check. Failing integrity is a silent drop; a syntax error behind a valid ICV is reported so the
  * request can be answered with INVALID_SYNTAX (§2.21.2).
  */
-export function openMessage(sa: IkeSa, d: Datagram, msg: IkeMessage, frags: FragmentReassembler): Opened {
+/** Where fragments of requests and of responses collect (made on demand: most SAs never see a fragment). */
+export interface Reassemblers {
+  reassembler(forResponses: boolean): FragmentReassembler;
+}
+
+export function openMessage(sa: IkeSa, d: Datagram, msg: IkeMessage, owner: Reassemblers, isResponse: boolean): Opened {
   if (msg.header.exchange === ExchangeType.IKE_SA_INIT) {
     if (msg.payloads.some((p) => p.type === PayloadType.SK || p.type === PayloadType.SKF)) return { kind: 'drop', reason: 'encrypted-ike-sa-init' };
     return { kind: 'ok', payloads: msg.payloads };
@@ -50,6 +55,7 @@ export function openMessage(sa: IkeSa, d: Datagram, msg: IkeMessage, frags: Frag
   }
   if (last.type === PayloadType.SKF) {
     if (!sa.conn.fragmentation) return { kind: 'drop', reason: 'fragment-unsupported' };
+    const frags = owner.reassembler(isResponse);
     if (frags.messageId !== undefined && frags.messageId !== msg.header.messageId) frags.reset();
     const r = frags.add(d.data, msg, sk);
     if (!r.ok) {

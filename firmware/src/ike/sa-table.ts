@@ -19,8 +19,16 @@ export class SaTable {
   /** Effects awaiting `resume`, by ref. */
   private readonly refs = new Map<string, IkeSa>();
   private readonly refsOf = new Map<IkeSa, Set<string>>();
+  private seq = 0;
+  /**
+   * SAs looked up, added or removed since the engine last drained this set: the only ones whose timers a call can
+   * have changed (the engine recomputes their deadlines instead of scanning the table).
+   */
+  readonly touched = new Set<IkeSa>();
 
   add(sa: IkeSa): void {
+    sa.tableSeq = ++this.seq;
+    this.touched.add(sa);
     this.bySpi.set(sa.ourSpiHex, sa);
     this.byId.set(sa.id, sa);
     if (!sa.initiator && !sa.fromRekey) {
@@ -33,6 +41,7 @@ export class SaTable {
   }
 
   remove(sa: IkeSa): void {
+    this.touched.add(sa);
     if (this.bySpi.get(sa.ourSpiHex) === sa) this.bySpi.delete(sa.ourSpiHex);
     if (this.byId.get(sa.id) === sa) this.byId.delete(sa.id);
     const key = this.initKeyOf.get(sa);
@@ -43,8 +52,14 @@ export class SaTable {
     this.leaveHalfOpen(sa);
   }
 
-  /** The SA is no longer half-open (authenticated); it stays findable for IKE_SA_INIT retransmits. */
+  /**
+   * The SA is no longer half-open (authenticated). Its IKE_SA_INIT lookup goes too: the peer sent IKE_AUTH, so it
+   * has our IKE_SA_INIT response and retransmits no more IKE_SA_INIT.
+   */
   leaveHalfOpen(sa: IkeSa): void {
+    const key = this.initKeyOf.get(sa);
+    if (key !== undefined && this.byInit.get(key) === sa) this.byInit.delete(key);
+    this.initKeyOf.delete(sa);
     const source = this.halfOpen.get(sa);
     if (source === undefined) return;
     this.halfOpen.delete(sa);
@@ -54,7 +69,12 @@ export class SaTable {
   }
 
   bySpiHex(spiHex: string): IkeSa | undefined {
-    return this.bySpi.get(spiHex);
+    return this.mark(this.bySpi.get(spiHex));
+  }
+
+  private mark(sa: IkeSa | undefined): IkeSa | undefined {
+    if (sa) this.touched.add(sa);
+    return sa;
   }
 
   hasSpi(spiHex: string): boolean {
@@ -62,7 +82,7 @@ export class SaTable {
   }
 
   get(id: string): IkeSa | undefined {
-    return this.byId.get(id);
+    return this.mark(this.byId.get(id));
   }
 
   hasId(id: string): boolean {
@@ -70,7 +90,7 @@ export class SaTable {
   }
 
   findInit(spiI: Uint8Array, remote: Endpoint): IkeSa | undefined {
-    return this.byInit.get(initKey(spiI, remote));
+    return this.mark(this.byInit.get(initKey(spiI, remote)));
   }
 
   get halfOpenCount(): number {
@@ -95,8 +115,12 @@ export class SaTable {
   takeRef(ref: string): IkeSa | undefined {
     const sa = this.refs.get(ref);
     this.refs.delete(ref);
-    if (sa) this.refsOf.get(sa)?.delete(ref);
-    return sa;
+    if (sa) {
+      const set = this.refsOf.get(sa);
+      set?.delete(ref);
+      if (set?.size === 0) this.refsOf.delete(sa);
+    }
+    return this.mark(sa);
   }
 
   all(): IkeSa[] {

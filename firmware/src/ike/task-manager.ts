@@ -161,8 +161,9 @@ export class TaskManager {
   private expectedRequestId = 0;
   private lastResponse: { msgId: number; packets: Uint8Array[] } | null = null;
   private responding: (Job & { reply: Datagram }) | null = null;
-  private readonly requestFragments = new FragmentReassembler();
-  private readonly responseFragments = new FragmentReassembler();
+  private requestFragments: FragmentReassembler | null = null;
+  private responseFragments: FragmentReassembler | null = null;
+
 
   constructor(
     private readonly sa: IkeSa,
@@ -208,6 +209,12 @@ export class TaskManager {
   }
 
   /** Next retransmission time (or give-up time), if a request is waiting for its response. */
+  /** Fragment reassembly state, made on the first fragment. */
+  reassembler(forResponses: boolean): FragmentReassembler {
+    if (forResponses) return (this.responseFragments ??= new FragmentReassembler());
+    return (this.requestFragments ??= new FragmentReassembler());
+  }
+
   nextDeadline(): number | undefined {
     return this.active && !this.active.job ? Math.min(this.active.nextAtMs, this.active.giveUpAtMs) : undefined;
   }
@@ -353,7 +360,7 @@ export class TaskManager {
       this.ctx.drop('unexpected-response');
       return;
     }
-    const opened = openMessage(this.sa, d, msg, this.responseFragments);
+    const opened = openMessage(this.sa, d, msg, this, true);
     if (opened.kind === 'incomplete') return;
     if (opened.kind === 'drop') {
       this.ctx.drop(opened.reason);
@@ -396,6 +403,7 @@ export class TaskManager {
     }
     this.active = null;
     if (this.sa.destroyed) return;
+    if (a.exchange === ExchangeType.IKE_AUTH && this.sa.authenticated) this.sa.dropAuthState();
     if (job.retry) {
       this.sendRequest({ exchange: a.exchange, tasks: a.tasks, op: a.op }, a.msgId);
       return;
@@ -440,12 +448,14 @@ export class TaskManager {
       this.ctx.drop('unexpected-exchange');
       return;
     }
-    const opened = openMessage(this.sa, d, msg, this.requestFragments);
+    const opened = openMessage(this.sa, d, msg, this, false);
     if (opened.kind === 'incomplete') return;
     if (opened.kind === 'drop') {
       this.ctx.drop(opened.reason);
       return;
     }
+    // The next request passed its integrity check, so the peer has our last response (window 1): free the cache.
+    this.lastResponse = null;
     if (opened.kind === 'syntax') {
       // §2.21.2/§3.10.1: an authenticated but malformed request gets INVALID_SYNTAX (or the codec's notify).
       this.ctx.drop('invalid-syntax');
@@ -522,6 +532,7 @@ export class TaskManager {
     this.responding = null;
     this.sendPackets(packets, job.reply.local, job.reply.remote);
     if (!failure) for (const t of job.tasks) t.afterResponse?.();
+    if (!failure && job.exchange === ExchangeType.IKE_AUTH && this.sa.authenticated) this.sa.dropAuthState();
     if (failure && (destroy || !this.sa.authenticated)) {
       this.ctx.destroySa(this.sa, failure.fail, { notify: failure.notify });
       return;

@@ -77,13 +77,27 @@ export function parseTsSpec(spec: string): { ok: true; value: TsSpec } | { ok: f
   return { ok: true, value: { dynamic: false, ts: { tsType, ipProtocol, startPort, endPort, startAddr: start, endAddr: end } } };
 }
 
+/** Parsed config specs by text: the same few strings are resolved for every CHILD_SA. Bounded; entries are never handed out. */
+const tsSpecCache = new Map<string, ReturnType<typeof parseTsSpec>>();
+const TS_SPEC_CACHE_MAX = 1024;
+
+function cachedTsSpec(spec: string): ReturnType<typeof parseTsSpec> {
+  let p = tsSpecCache.get(spec);
+  if (!p) {
+    p = parseTsSpec(spec);
+    if (tsSpecCache.size >= TS_SPEC_CACHE_MAX) tsSpecCache.clear();
+    tsSpecCache.set(spec, p);
+  }
+  return p;
+}
+
 /** Config strings → concrete selectors; `dynamic` becomes one host selector per given address. Bad specs are skipped (config validation reports them). */
 export function resolveTs(specs: readonly string[], dynamicAddrs: readonly Uint8Array[]): TrafficSelector[] {
   const out: TrafficSelector[] = [];
   for (const s of specs) {
-    const p = parseTsSpec(s);
+    const p = cachedTsSpec(s);
     if (!p.ok) continue;
-    if (!p.value.dynamic) out.push(p.value.ts);
+    if (!p.value.dynamic) out.push({ ...p.value.ts, startAddr: p.value.ts.startAddr.slice(), endAddr: p.value.ts.endAddr.slice() });
     else for (const a of dynamicAddrs) out.push({ ...hostTs(a), ipProtocol: p.value.ipProtocol, startPort: p.value.startPort, endPort: p.value.endPort });
   }
   return out;

@@ -49,6 +49,12 @@ export interface GatewayOptions {
   addressRefreshMs?: number;
   /** Rewrite the status file this often with fresh SA traffic counters (default 2 s; 0 = only on SA changes). */
   statusRefreshMs?: number;
+  /**
+   * With more than a few SAs (32), SA changes rewrite the status file at most this often (default 1000 ms): the
+   * first change after a quiet spell at once, the rest of a burst together at the end of the interval, since each
+   * write serialises every SA. Small tables are written on every change.
+   */
+  statusMinIntervalMs?: number;
 }
 
 export interface GatewayStats {
@@ -165,10 +171,13 @@ function resolvedListen(config: GatewayConfig, bound: BoundSocket[]): GatewayCon
   };
 }
 
+/** Status tables up to this many SAs are cheap to write on every change; larger ones are coalesced. */
+const STATUS_IMMEDIATE_MAX_SAS = 32;
+
 function writeStatus(path: string, body: unknown, logger: Logger): void {
   const tmp = `${path}.${process.pid}.tmp`;
   try {
-    writeFileSync(tmp, `${JSON.stringify(body, null, 2)}\n`, { mode: 0o644 });
+    writeFileSync(tmp, `${JSON.stringify(body)}\n`, { mode: 0o644 });
     renameSync(tmp, path);
   } catch (err) {
     logger.warn('cannot write status file', { path, error: err instanceof Error ? err.message : String(err) });
@@ -286,9 +295,18 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
         return { ...c, ...(tin || tout ? { traffic: { in: tin ?? null, out: tout ?? null } } : {}) };
       }),
     }));
+  const statusMinIntervalMs = opts.statusMinIntervalMs ?? 1000;
+  let statusWrittenAt = -Infinity;
+  let statusSaCount = 0;
+  let statusPending: ReturnType<typeof setTimeout> | undefined;
   const status = (running: boolean): void => {
     if (!statusFile) return;
+    if (statusPending) clearTimeout(statusPending);
+    statusPending = undefined;
+    statusWrittenAt = Date.now();
     const worker = userspace?.workerStats();
+    const sas = running ? withTraffic(eng.listSas()) : [];
+    statusSaCount = sas.length;
     writeStatus(
       statusFile,
       {
@@ -296,10 +314,21 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
         pid: process.pid,
         running,
         dataplane: { backend: dataplane.features().backend, ...(userspace ? { tun: userspace.tunName(), routes: userspace.routes().length } : {}), ...(worker ? { worker: bigintsToNumbers(worker) } : {}) },
-        sas: running ? withTraffic(eng.listSas()) : [],
+        sas,
       },
       logger,
     );
+  };
+  /** An SA changed: write now, or with the rest of the burst once the interval since the last write has passed. */
+  const statusChanged = (): void => {
+    if (!statusFile || stopping || statusPending) return;
+    const wait = statusWrittenAt + statusMinIntervalMs - Date.now();
+    if (wait <= 0 || statusSaCount <= STATUS_IMMEDIATE_MAX_SAS) return status(true);
+    statusPending = setTimeout(() => {
+      statusPending = undefined;
+      if (!stopping) status(true);
+    }, wait);
+    (statusPending as { unref?: () => void }).unref?.();
   };
   let refreshing = false;
   const refreshTraffic = async (): Promise<void> => {
@@ -333,7 +362,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
       bus.emit(e);
       if (e.type !== 'log') changed = true;
     }
-    if (changed) status(true);
+    if (changed) statusChanged();
     timer.arm(out.wakeAtMs);
   }
 
@@ -395,6 +424,8 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
         timer.stop();
         if (refreshTimer) clearInterval(refreshTimer);
         if (statusTimer) clearInterval(statusTimer);
+        if (statusPending) clearTimeout(statusPending);
+        statusPending = undefined;
         if (opts.signals) {
           process.off('SIGTERM', onSignal);
           process.off('SIGINT', onSignal);

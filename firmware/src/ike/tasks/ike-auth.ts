@@ -172,7 +172,15 @@ export class IkeAuth implements Task {
     const sa = this.sa;
     const who = peer ? `peer ${describeIdentity(peer)}` : 'peer';
     this.ctx.log('warn', `auth failed: ${reason} for ${who} from ${sa.remote.addr}`, sa);
-    this.ctx.event({ type: 'auth.failed', ikeId: sa.id, conn: sa.connFinal || sa.initiator ? sa.conn.name : undefined, remote: { ...sa.remote }, reason });
+    const known = peer ?? sa.remoteId;
+    this.ctx.event({
+      type: 'auth.failed',
+      ikeId: sa.id,
+      conn: sa.connFinal || sa.initiator ? sa.conn.name : undefined,
+      remote: { ...sa.remote },
+      reason,
+      ...(known ? { remoteId: describeIdentity(known) } : {}),
+    });
     return { fail: `auth failed: ${reason}`, notify: Notify.AUTHENTICATION_FAILED, informPeer: sa.initiator && informPeer };
   }
 }

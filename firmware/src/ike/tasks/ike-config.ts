@@ -6,7 +6,7 @@ import type { IkeSa } from '../ike-sa.ts';
 import type { InMessage, OutMessage } from '../message.ts';
 import type { Task, TaskStatus } from '../task.ts';
 import type { AddressPool } from '../pool.ts';
-import { describeIdentity } from '../identity.ts';
+import { describeIdentity, identityKey } from '../identity.ts';
 import { formatIp, parseIp } from '../ip.ts';
 import { EMPTY, concatBytes, utf8 } from '../bytes.ts';
 
@@ -41,7 +41,9 @@ export class IkeConfig implements Task {
     const want6 = cp.attributes.some((a) => a.type === CfgAttr.INTERNAL_IP6_ADDRESS);
     if (!want4 && !want6) return 'done';
     this.requested = true;
-    const owner = sa.remoteId ? describeIdentity(sa.remoteId) : sa.remote.addr;
+    // Leases stick to the identity as matching sees it, not to its spelling on the wire.
+    const owner = sa.remoteId ? identityKey(sa.remoteId) : sa.remote.addr;
+    const shown = sa.remoteId ? describeIdentity(sa.remoteId) : sa.remote.addr;
     const pools = sa.conn.pools.map((n) => this.ctx.pools.get(n)).filter((p): p is AddressPool => p !== undefined);
     for (const v6 of [false, true]) {
       if (v6 ? !want6 : !want4) continue;
@@ -57,9 +59,9 @@ export class IkeConfig implements Task {
     if (this.assigned.length === 0) {
       this.failed = true;
       sa.cpFailed = true;
-      this.ctx.log('warn', `no virtual IP available for ${owner} in pools [${sa.conn.pools.join(', ')}]`, sa);
+      this.ctx.log('warn', `no virtual IP available for ${shown} in pools [${sa.conn.pools.join(', ')}]`, sa);
     } else {
-      this.ctx.log('info', `assigned virtual IP ${this.assigned.map((a) => formatIp(a.addr)).join(', ')} to ${owner}`, sa);
+      this.ctx.log('info', `assigned virtual IP ${this.assigned.map((a) => formatIp(a.addr)).join(', ')} to ${shown}`, sa);
     }
     return 'done';
   }

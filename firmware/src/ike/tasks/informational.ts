@@ -1,4 +1,5 @@
 // Task informational: empty INFORMATIONAL (liveness, §1.4) and the notifies we only need to acknowledge (§2.21.2).
+import { describeIdentity } from '../identity.ts';
 import { Notify } from '../constants.ts';
 import type { EngineContext } from '../context.ts';
 import type { IkeSa } from '../ike-sa.ts';
@@ -26,7 +27,8 @@ export class Informational implements Task {
     if (msg.notify(Notify.AUTHENTICATION_FAILED)) {
       this.peerRejectedUs = true;
       this.ctx.log('warn', `auth failed: rejected by the initiator ${this.sa.remote.addr} (AUTHENTICATION_FAILED)`, this.sa);
-      this.ctx.event({ type: 'auth.failed', ikeId: this.sa.id, conn: this.sa.conn.name, remote: { ...this.sa.remote }, reason: 'rejected by the initiator' });
+      const remoteId = this.sa.remoteId ? { remoteId: describeIdentity(this.sa.remoteId) } : {};
+      this.ctx.event({ type: 'auth.failed', ikeId: this.sa.id, conn: this.sa.conn.name, remote: { ...this.sa.remote }, reason: 'rejected by the initiator', ...remoteId });
     }
     return 'done';
   }

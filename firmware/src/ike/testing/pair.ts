@@ -151,7 +151,7 @@ export class Pair {
     let n = 0;
     const prefix = this.restarts === 0 ? who : `${who}${this.restarts}-`;
     const extra = who === 'a' ? this.opts.engineA : who === 'b' ? this.opts.engineB : undefined;
-    return createEngine({ config: cfg, crypto, sig: createSignatureOps(), nowMs: this.clock, idSource: () => `${prefix}${++n}`, ...extra });
+    return createEngine({ config: cfg, crypto, sig: createSignatureOps(), nowMs: this.clock, idSource: () => `${prefix}${++n}`, verifyWake: true, ...extra });
   }
 
   /** Simulate a crash and reboot of one side: a fresh engine that knows no SAs (its mock data plane is kept). */
