@@ -171,6 +171,27 @@ describe('defaults', () => {
   });
 });
 
+describe('DPD, reauthentication and TUN settings', () => {
+  it('are absent unless set, so the engine and data plane defaults apply', () => {
+    const { config } = configOf(PSK_CONN());
+    expect(config.connections[0]).not.toHaveProperty('dpdTimeoutSec');
+    expect(config.connections[0]).not.toHaveProperty('dpdAction');
+    expect(config.connections[0]).not.toHaveProperty('ikeReauth');
+  });
+
+  it('parse when set', () => {
+    const { config } = configOf(`dataplane: { backend: userspace, tun_name: vpn0, mtu: 1380, path_mtu: 1492 }\n${PSK_CONN('    dpd_timeout: 45s\n    dpd_action: hold\n    ike_reauth: true\n')}`);
+    expect(config.dataplane).toEqual({ backend: 'userspace', offload: 'auto', tunName: 'vpn0', mtu: 1380, pathMtu: 1492 });
+    expect(config.connections[0]).toMatchObject({ dpdTimeoutSec: 45, dpdAction: 'hold', ikeReauth: true });
+  });
+
+  it('name the field and line when wrong', () => {
+    expect(errorsOf(`${PSK_CONN('    dpd_action: panic\n')}`)).toEqual(['outpost.yaml:7: connections[0].dpd_action: must be one of clear, restart, hold (got "panic")']);
+    expect(errorsOf(`dataplane: { tun_name: "bad name/0" }\n${PSK_CONN()}`)).toEqual(['outpost.yaml:1: dataplane.tun_name: must be 1 to 15 letters, digits, ".", "-" or "_"']);
+    expect(errorsOf(`dataplane: { mtu: 100 }\n${PSK_CONN()}`)[0]).toMatch(/^outpost\.yaml:1: dataplane\.mtu: must be an integer in 576\.\.9000/);
+  });
+});
+
 describe('errors name the field path and its line', () => {
   it('wrong type / value', () => {
     expect(errorsOf(`log: { level: verbose }\n${PSK_CONN()}`)).toEqual([

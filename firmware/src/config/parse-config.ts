@@ -23,14 +23,14 @@ const TOP_KEYS = [
 ] as const;
 const LISTEN_KEYS = ['address', 'port', 'natt_port'] as const;
 const LOG_KEYS = ['level', 'format'] as const;
-const DATAPLANE_KEYS = ['backend', 'offload'] as const;
+const DATAPLANE_KEYS = ['backend', 'offload', 'tun_name', 'mtu', 'path_mtu'] as const;
 const RETRANSMIT_KEYS = ['timeout', 'tries', 'base'] as const;
 const POOL_KEYS = ['name', 'cidr', 'dns', 'domains'] as const;
 const CA_KEYS = ['name', 'cert'] as const;
 const CONN_KEYS = [
   'name', 'remote_addrs', 'remote_port', 'local_addrs', 'ike_proposals', 'legacy', 'local', 'remote', 'psk', 'psk_file',
   'pools', 'vips', 'children', 'ike_lifetime', 'ike_rekey', 'dpd_delay', 'encapsulation', 'mobike', 'fragmentation',
-  'fragment_size', 'send_certreq', 'redirect_to',
+  'fragment_size', 'send_certreq', 'redirect_to', 'dpd_timeout', 'dpd_action', 'ike_reauth',
 ] as const;
 const LOCAL_KEYS = ['id', 'auth', 'cert', 'key'] as const;
 const REMOTE_KEYS = ['id', 'auth', 'cas'] as const;
@@ -55,6 +55,14 @@ const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 const FORMATS = ['text', 'json'] as const;
 const BACKENDS = ['auto', 'mock', 'userspace', 'xfrm'] as const;
 const OFFLOADS = ['auto', 'none', 'crypto', 'packet'] as const;
+const DPD_ACTIONS = ['clear', 'restart', 'hold'] as const;
+
+/** `{ [key]: value }` when the file sets `fileKey` and it is valid, else `{}` (the consumer's default applies). */
+function optional<K extends string, T>(o: Record<string, unknown>, fileKey: string, key: K, parse: (v: unknown) => T | undefined): { [P in K]?: T } {
+  if (o[fileKey] === undefined) return {};
+  const v = parse(o[fileKey]);
+  return v === undefined ? {} : ({ [key]: v } as { [P in K]?: T });
+}
 const AUTHS = ['psk', 'pubkey'] as const;
 const START_ACTIONS = ['none', 'start'] as const;
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -129,6 +137,17 @@ class ConfigParser {
     const dataplane = {
       backend: opt(dpObj, 'backend', DEFAULTS.dataplaneBackend, (v) => c.oneOf(['dataplane', 'backend'], v, BACKENDS)),
       offload: opt(dpObj, 'offload', DEFAULTS.dataplaneOffload, (v) => c.oneOf(['dataplane', 'offload'], v, OFFLOADS)),
+      ...optional(dpObj, 'tun_name', 'tunName', (v) => {
+        const name = c.string(['dataplane', 'tun_name'], v);
+        // Linux interface names: at most 15 octets, no '/', whitespace or ':' (dev_valid_name).
+        if (name !== undefined && !/^[A-Za-z0-9_.-]{1,15}$/.test(name)) {
+          c.error(['dataplane', 'tun_name'], 'must be 1 to 15 letters, digits, ".", "-" or "_"');
+          return undefined;
+        }
+        return name;
+      }),
+      ...optional(dpObj, 'mtu', 'mtu', (v) => c.integer(['dataplane', 'mtu'], v, 576, 9000)),
+      ...optional(dpObj, 'path_mtu', 'pathMtu', (v) => c.integer(['dataplane', 'path_mtu'], v, 576, 9216)),
     };
 
     const rtObj = doc.retransmit === undefined ? {} : (c.object(['retransmit'], doc.retransmit, RETRANSMIT_KEYS) ?? {});
@@ -471,6 +490,9 @@ class ConfigParser {
       ikeLifetimeSec,
       ikeRekeySec,
       dpdDelaySec: opt(o, 'dpd_delay', DEFAULTS.dpdDelaySec, (v) => roundSec(c.duration([...path, 'dpd_delay'], v, 0, 86400))),
+      ...optional(o, 'dpd_timeout', 'dpdTimeoutSec', (v) => roundSec(c.duration([...path, 'dpd_timeout'], v, 0, 86400))),
+      ...optional(o, 'dpd_action', 'dpdAction', (v) => c.oneOf([...path, 'dpd_action'], v, DPD_ACTIONS)),
+      ...optional(o, 'ike_reauth', 'ikeReauth', (v) => c.boolean([...path, 'ike_reauth'], v)),
       encapsulation: opt(o, 'encapsulation', DEFAULTS.encapsulation, (v) => c.boolean([...path, 'encapsulation'], v)),
       mobike: opt(o, 'mobike', DEFAULTS.mobike, (v) => c.boolean([...path, 'mobike'], v)),
       fragmentation: opt(o, 'fragmentation', DEFAULTS.fragmentation, (v) => c.boolean([...path, 'fragmentation'], v)),

@@ -110,7 +110,14 @@ export interface ListenConfig {
 export interface GatewayConfig {
   listen: ListenConfig[];
   log: { level: 'debug' | 'info' | 'warn' | 'error'; format: 'text' | 'json' };
-  dataplane: { backend: 'auto' | 'mock' | 'userspace' | 'xfrm'; offload: 'none' | 'crypto' | 'packet' | 'auto' };
+  dataplane: {
+    backend: 'auto' | 'mock' | 'userspace' | 'xfrm';
+    offload: 'none' | 'crypto' | 'packet' | 'auto';
+    /** userspace: TUN device name (default outpost0), its MTU (default 1400), the outer path MTU (default 1500). */
+    tunName?: string;
+    mtu?: number;
+    pathMtu?: number;
+  };
   /** Half-open IKE SAs above which IKE_SA_INIT requires a cookie (RFC 7296 §2.6). */
   cookieThreshold: number;
   /** Half-open IKE SAs allowed per source address. */
