@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Installs the system packages the interop tests and benchmarks need (strongSwan as the reference IKEv2 peer,
 # iproute2 for network namespaces, iperf3 for traffic through the tunnel, tcpdump for captures on the outside
-# link). Idempotent and quiet: does nothing when everything is present.
+# link, chromium for the headless web UI test). Idempotent and quiet: does nothing when everything is present.
 # Usage: scripts/install-test-deps.sh [--with-capture | --build-only]
 #   --with-capture adds tshark for fixture captures; --build-only installs just what building and running the
 #   gateway needs (make run): the C toolchain, OpenSSL headers for the native addon, iproute2.
 set -euo pipefail
 
-packages=(libssl-dev make g++ python3 strongswan-swanctl strongswan-charon libcharon-extra-plugins libstrongswan-extra-plugins strongswan-pki iproute2 iputils-ping ethtool iperf3 tcpdump freeradius freeradius-utils)
+packages=(libssl-dev make g++ python3 strongswan-swanctl strongswan-charon libcharon-extra-plugins libstrongswan-extra-plugins strongswan-pki iproute2 iputils-ping ethtool iperf3 tcpdump freeradius freeradius-utils chromium)
 if [[ "${1:-}" == "--with-capture" ]]; then packages+=(tshark); fi
 if [[ "${1:-}" == "--build-only" ]]; then packages=(libssl-dev make g++ python3 iproute2); fi
 

@@ -12,12 +12,20 @@ export interface ControlledGatewayOptions {
   level?: LogLevel;
   format?: 'text' | 'json';
   statusFile?: string;
+  /** `ADDR:PORT` for the web UI (firmware/src/web/). */
+  webListen?: string;
   io: CliIo;
 }
 
 export async function runControlledGateway(o: ControlledGatewayOptions): Promise<number> {
   let logger: Logger | undefined;
   let plane: ControlPlane;
+  const { parseWebListen, startWebUi } = o.webListen ? await import('../web/server.ts') : { parseWebListen: undefined, startWebUi: undefined };
+  const listen = o.webListen && parseWebListen ? parseWebListen(o.webListen) : undefined;
+  if (listen && !listen.ok) {
+    o.io.err(`outpost gateway: --web-listen: ${listen.error}`);
+    return Exit.USAGE;
+  }
   try {
     plane = await startControlPlane({
       configPath: o.configPath,
@@ -52,6 +60,17 @@ export async function runControlledGateway(o: ControlledGatewayOptions): Promise
       ...(o.socketPath ? { controlSocket: o.socketPath } : {}),
     });
   }
+  let web: { stop(): Promise<void> } | undefined;
+  if (listen?.ok && startWebUi) {
+    try {
+      web = startWebUi(plane, { listen: listen.value, logger: log });
+    } catch (err) {
+      log.error(`web UI: not starting: ${err instanceof Error ? err.message : String(err)}`, { event: 'start.failed' });
+      await plane.stop();
+      return Exit.FAILED;
+    }
+  }
   await plane.stopped;
+  await web?.stop();
   return Exit.OK;
 }

@@ -57,6 +57,7 @@ Options:
       --db PATH            Keep config versions, audit and SA events in this SQLite store; the store is then
                            authoritative for the config in force (docs/control-api.md)
       --control-socket PATH  Serve the control API ("outpost ctl") on this unix socket (mode 0600)
+      --web-listen ADDR:PORT  Serve the local web UI over HTTPS there (needs --db; docs/web-ui.md)
   -h, --help               Show this help
 `,
   async run(argv, io) {
@@ -67,6 +68,7 @@ Options:
       'status-file': { value: true },
       db: { value: true },
       'control-socket': { value: true },
+      'web-listen': { value: true },
       help: { value: false, short: 'h' },
     });
     const usageError = (msg: string) => {
@@ -89,6 +91,8 @@ Options:
     // --- control plane integration (docs/control-api.md): with a store or a control socket, run supervised ---
     const db = args.flags.db;
     const controlSocket = args.flags['control-socket'];
+    const webListen = args.flags['web-listen'];
+    if (typeof webListen === 'string' && typeof db !== 'string') return usageError('--web-listen needs --db PATH (the web accounts live in the store)');
     if (typeof db === 'string' || typeof controlSocket === 'string') {
       const { runControlledGateway } = await import('./ctl-gateway.ts');
       return runControlledGateway({
@@ -99,6 +103,7 @@ Options:
         ...(typeof level === 'string' ? { level: level as LogLevel } : {}),
         ...(typeof format === 'string' ? { format: format as (typeof FORMATS)[number] } : {}),
         ...(typeof statusFile === 'string' ? { statusFile } : {}),
+        ...(typeof webListen === 'string' ? { webListen } : {}),
       });
     }
     // --- end control plane integration ---
