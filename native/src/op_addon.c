@@ -24,19 +24,12 @@
 #include "op_ts.h"
 #include "op_tun.h"
 #include "op_worker.h"
+#include "op_napi.h"
 #include "op_xfrm_napi.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
-
-#define CHECK(env, call)                                                                                        \
-	do {                                                                                                    \
-		if ((call) != napi_ok) {                                                                        \
-			napi_throw_error((env), "EINTERNAL", "N-API call failed: " #call);                       \
-			return NULL;                                                                            \
-		}                                                                                               \
-	} while (0)
 
 static napi_value make_int(napi_env env, int64_t v)
 {
@@ -159,12 +152,6 @@ static int get_u32_arg(napi_env env, napi_value v, uint32_t *out)
 		return -1;
 	*out = (uint32_t)d;
 	return 0;
-}
-
-static napi_value type_error(napi_env env, const char *msg)
-{
-	napi_throw_type_error(env, "EINVAL", msg);
-	return NULL;
 }
 
 static int get_string(napi_env env, napi_value v, char *buf, size_t cap)

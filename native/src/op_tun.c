@@ -9,6 +9,7 @@
  * routes through the device go the same way: ioctl(2) on a socket and one rtnetlink request each.
  */
 #include "op_tun.h"
+#include "op_common.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -67,20 +68,11 @@ static int tun_create(struct tun_job *job)
 static void *tun_thread(void *arg)
 {
 	struct tun_job *job = arg;
-	int ns = open(job->netns_path, O_RDONLY | O_CLOEXEC);
 
-	if (ns < 0) {
-		job->rc = -errno;
-		return NULL;
-	}
 	/* Only this helper thread changes namespace; it exits right after, so nothing else runs in it. */
-	if (setns(ns, CLONE_NEWNET) < 0) {
-		job->rc = -errno;
-		close(ns);
-		return NULL;
-	}
-	close(ns);
-	job->rc = tun_create(job);
+	job->rc = op_enter_netns(job->netns_path);
+	if (job->rc == 0)
+		job->rc = tun_create(job);
 	return NULL;
 }
 
@@ -128,19 +120,10 @@ struct ns_job {
 static void *ns_thread(void *p)
 {
 	struct ns_job *job = p;
-	int ns = open(job->netns_path, O_RDONLY | O_CLOEXEC);
 
-	if (ns < 0) {
-		job->rc = -errno;
-		return NULL;
-	}
-	if (setns(ns, CLONE_NEWNET) < 0) {
-		job->rc = -errno;
-		close(ns);
-		return NULL;
-	}
-	close(ns);
-	job->rc = job->fn(job->arg);
+	job->rc = op_enter_netns(job->netns_path);
+	if (job->rc == 0)
+		job->rc = job->fn(job->arg);
 	return NULL;
 }
 

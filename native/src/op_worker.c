@@ -1143,19 +1143,10 @@ static int esp_create(const struct sock_job *job)
 static void *sock_thread(void *arg)
 {
 	struct sock_job *job = arg;
-	int ns = open(job->netns_path, O_RDONLY | O_CLOEXEC);
 
-	if (ns < 0) {
-		job->rc = -errno;
-		return NULL;
-	}
-	if (setns(ns, CLONE_NEWNET) < 0) {
-		job->rc = -errno;
-		close(ns);
-		return NULL;
-	}
-	close(ns);
-	job->rc = job->create(job);
+	job->rc = op_enter_netns(job->netns_path);
+	if (job->rc == 0)
+		job->rc = job->create(job);
 	return NULL;
 }
 

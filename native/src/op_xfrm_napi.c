@@ -18,16 +18,9 @@
 #include <sys/socket.h>
 
 #include "op_xfrm_events.h"
+#include "op_napi.h"
 #include "op_xfrm_napi.h"
 #include "op_xfrm_nl.h"
-
-#define CHECK(env, call)                                                                                        \
-	do {                                                                                                    \
-		if ((call) != napi_ok) {                                                                        \
-			napi_throw_error((env), "EINTERNAL", "N-API call failed: " #call);                       \
-			return NULL;                                                                            \
-		}                                                                                               \
-	} while (0)
 
 struct js_xfrm {
 	struct op_xfrm_nl nl;
@@ -85,12 +78,6 @@ static napi_value addr_value(napi_env env, uint16_t family, const xfrm_address_t
 
 	op_xfrm_format_addr(family, a, buf, sizeof(buf));
 	return str(env, buf);
-}
-
-static napi_value type_error(napi_env env, const char *msg)
-{
-	napi_throw_type_error(env, "EINVAL", msg);
-	return NULL;
 }
 
 /* Present and not undefined/null. */

@@ -5,6 +5,7 @@
  * buffers are wiped after use because GETSA answers carry the keys too.
  */
 #include "op_xfrm_nl.h"
+#include "op_common.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -46,17 +47,9 @@ static void *netns_thread(void *p)
 			return NULL;
 		}
 	} else {
-		int ns = open(job->path, O_RDONLY | O_CLOEXEC);
-		if (ns < 0) {
-			job->rc = -errno;
+		job->rc = op_enter_netns(job->path);
+		if (job->rc < 0)
 			return NULL;
-		}
-		if (setns(ns, CLONE_NEWNET) < 0) {
-			job->rc = -errno;
-			close(ns);
-			return NULL;
-		}
-		close(ns);
 	}
 	job->rc = job->fn(job->arg);
 	return NULL;

@@ -15,67 +15,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { heapStats } from 'bun:jsc';
-import type { ConnectionConfig, GatewayConfig } from '../../firmware/src/config/types.ts';
 import { startGateway } from '../../firmware/src/runtime/gateway.ts';
 import { createLogger } from '../../firmware/src/runtime/logger.ts';
 import { BUN_BIN, REPO_ROOT } from '../support/outpost-process.ts';
+import { arg, benchDriverJob, benchGatewayConfig, GW_FQDN } from './bench-gateway-config.ts';
 import { issueBenchCert, makeBenchCa } from './bench-pki.ts';
-import type { DriverJob, DriverResult } from './handshake-driver.ts';
+import type { DriverResult } from './handshake-driver.ts';
 
-const IKE = 'aes256gcm16-prfsha256-x25519';
-const ESP = 'aes256gcm16';
-const GW_FQDN = 'gw.bench.example';
 const GW = '127.0.0.1';
 const CL = '127.0.0.2';
-export const BENCH_PSK = new TextEncoder().encode('bench pre-shared key, long enough for strongSwan');
-
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : def;
-}
-
-/** The benchmark gateway's configuration (what handshakes.ts writes as YAML), for in-process use. */
-export function benchGatewayConfig(o: {
-  addr: string;
-  auth: 'pubkey' | 'psk';
-  caDer: Uint8Array;
-  gwCertDer: Uint8Array;
-  gwKeyDer: Uint8Array;
-  logLevel: 'info' | 'warn';
-}): GatewayConfig {
-  const conn: ConnectionConfig = {
-    name: 'bench',
-    remoteAddrs: [],
-    remotePort: 500,
-    localAddrs: [],
-    ikeProposals: [IKE],
-    legacy: false,
-    local: o.auth === 'pubkey' ? { id: `fqdn:${GW_FQDN}`, auth: 'pubkey', certChain: [o.gwCertDer], privateKey: o.gwKeyDer } : { id: `fqdn:${GW_FQDN}`, auth: 'psk' },
-    remote: { id: '%any', auth: o.auth, cas: o.auth === 'pubkey' ? ['bench'] : [] },
-    ...(o.auth === 'psk' ? { psk: BENCH_PSK } : {}),
-    pools: [],
-    children: [{ name: 'net', localTs: ['198.51.100.0/24'], remoteTs: ['203.0.113.0/24'], espProposals: [ESP], lifetimeSec: 3600, rekeySec: 3000, replayWindow: 64, startAction: 'none' }],
-    ikeLifetimeSec: 36_000,
-    ikeRekeySec: 32_400,
-    dpdDelaySec: 0,
-    encapsulation: false,
-    mobike: true,
-    fragmentation: true,
-    fragmentSize: 1280,
-    sendCertReq: true,
-  };
-  return {
-    listen: [{ address: o.addr, port: 500, nattPort: 4500 }],
-    log: { level: o.logLevel, format: 'json' },
-    dataplane: { backend: 'mock', offload: 'none' },
-    cookieThreshold: 1_000_000,
-    halfOpenPerSource: 1_000_000,
-    retransmit: { timeoutMs: 4000, tries: 5, base: 1.8 },
-    pools: [],
-    cas: [{ name: 'bench', certDer: o.caDer }],
-    connections: [conn],
-  };
-}
 
 /** CPU seconds per thread name (JSC runs JIT compilation and parts of GC on helper threads). */
 function threadCpu(): Map<string, number> {
@@ -109,17 +57,11 @@ async function main(): Promise<void> {
   const n = warmup + k;
   const clients = auth === 'pubkey' ? Array.from({ length: n }, (_, i) => issueBenchCert(ca, `c${String(i).padStart(5, '0')}.bench.example`)) : [];
   const dir = mkdtempSync(join(tmpdir(), 'outpost-gwprof-'));
-  const job: DriverJob = {
+  const job = benchDriverJob({
     localAddr: CL,
     remoteAddr: GW,
-    ikeProposal: IKE,
-    espProposal: ESP,
-    localTs: ['203.0.113.0/24'],
-    remoteTs: ['198.51.100.0/24'],
-    remoteId: `fqdn:${GW_FQDN}`,
-    caDerHex: Buffer.from(ca.certDer).toString('hex'),
     auth,
-    pskHex: Buffer.from(BENCH_PSK).toString('hex'),
+    caDer: ca.certDer,
     identities: Array.from({ length: n }, (_, i) => {
       const c = clients[i];
       return c
@@ -128,7 +70,7 @@ async function main(): Promise<void> {
     }),
     window,
     timeoutMs: 120_000,
-  };
+  });
   const jobPath = join(dir, 'job.json');
   writeFileSync(jobPath, JSON.stringify(job));
 

@@ -13,7 +13,6 @@
 import { createHash } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
-import type { ConnectionConfig, GatewayConfig } from '../../firmware/src/config/types.ts';
 import { createCryptoSuite } from '../../firmware/src/crypto/suite.ts';
 import { deriveIkeSaKeys } from '../../firmware/src/crypto/ikev2-keys.ts';
 import { decodeMessage, openSk, sealSk } from '../../firmware/src/ike/codec/index.ts';
@@ -27,55 +26,12 @@ import { createEffectRunner } from '../../firmware/src/runtime/effect-runner.ts'
 import { logEngineEvent } from '../../firmware/src/runtime/gateway.ts';
 import { createLogger } from '../../firmware/src/runtime/logger.ts';
 import { createMockDataplane } from '../../firmware/src/dataplane/mock.ts';
+import { arg, benchDriverJob, benchGatewayConfig, ESP, GW_FQDN, IKE } from './bench-gateway-config.ts';
 import { issueBenchCert, makeBenchCa } from './bench-pki.ts';
-import { buildConfig, type DriverJob } from './handshake-driver.ts';
+import { buildConfig } from './handshake-driver.ts';
 
-const IKE = 'aes256gcm16-prfsha256-x25519';
-const ESP = 'aes256gcm16';
-const GW_FQDN = 'gw.bench.example';
 const GW = '192.0.2.1';
 const CL = '192.0.2.2';
-const PSK = new TextEncoder().encode('bench pre-shared key, long enough for strongSwan');
-
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : def;
-}
-
-function responderConfig(auth: 'pubkey' | 'psk', caDer: Uint8Array, gwCert: Uint8Array, gwKey: Uint8Array, logLevel: 'info' | 'warn'): GatewayConfig {
-  const conn: ConnectionConfig = {
-    name: 'bench',
-    remoteAddrs: [],
-    remotePort: 500,
-    localAddrs: [],
-    ikeProposals: [IKE],
-    legacy: false,
-    local: auth === 'pubkey' ? { id: `fqdn:${GW_FQDN}`, auth, certChain: [gwCert], privateKey: gwKey } : { id: `fqdn:${GW_FQDN}`, auth },
-    remote: { id: '%any', auth, cas: auth === 'pubkey' ? ['bench'] : [] },
-    ...(auth === 'psk' ? { psk: PSK } : {}),
-    pools: [],
-    children: [{ name: 'net', localTs: ['198.51.100.0/24'], remoteTs: ['203.0.113.0/24'], espProposals: [ESP], lifetimeSec: 3600, rekeySec: 3000, replayWindow: 64, startAction: 'none' }],
-    ikeLifetimeSec: 36_000,
-    ikeRekeySec: 32_400,
-    dpdDelaySec: 0,
-    encapsulation: false,
-    mobike: true,
-    fragmentation: true,
-    fragmentSize: 1280,
-    sendCertReq: true,
-  };
-  return {
-    listen: [{ address: GW, port: 500, nattPort: 4500 }],
-    log: { level: logLevel, format: 'json' },
-    dataplane: { backend: 'mock', offload: 'none' },
-    cookieThreshold: 1_000_000,
-    halfOpenPerSource: 1_000_000,
-    retransmit: { timeoutMs: 4000, tries: 5, base: 1.8 },
-    pools: [],
-    cas: [{ name: 'bench', certDer: caDer }],
-    connections: [conn],
-  };
-}
 
 type Phase = 'init' | 'auth' | 'validate' | 'resume' | 'runtime';
 const PHASES: Phase[] = ['init', 'auth', 'validate', 'resume', 'runtime'];
@@ -115,21 +71,15 @@ async function main(): Promise<void> {
   const ca = makeBenchCa();
   const gw = issueBenchCert(ca, GW_FQDN);
   const clients = Array.from({ length: k }, (_, i) => issueBenchCert(ca, `c${String(i).padStart(5, '0')}.bench.example`));
-  const job: DriverJob = {
+  const job = benchDriverJob({
     localAddr: CL,
     remoteAddr: GW,
-    ikeProposal: IKE,
-    espProposal: ESP,
-    localTs: ['203.0.113.0/24'],
-    remoteTs: ['198.51.100.0/24'],
-    remoteId: `fqdn:${GW_FQDN}`,
-    caDerHex: Buffer.from(ca.certDer).toString('hex'),
     auth,
-    pskHex: Buffer.from(PSK).toString('hex'),
+    caDer: ca.certDer,
     identities: clients.map((c) => ({ fqdn: c.fqdn, certDerHex: Buffer.from(c.certDer).toString('hex'), keyDerHex: Buffer.from(c.keyDer).toString('hex') })),
     window: 1,
     timeoutMs: 60_000,
-  };
+  });
   const validate = useCache ? validateChain : (req: ValidateChainRequest) => (clearChainCache(), validateChain(req));
 
   const now = () => Date.now();
@@ -137,7 +87,7 @@ async function main(): Promise<void> {
   gc();
   const heap0 = process.memoryUsage().heapUsed;
   const rss0 = process.memoryUsage().rss;
-  const res = createEngine({ config: responderConfig(auth, ca.certDer, gw.certDer, gw.keyDer, logLevel), crypto: createCryptoSuite(), sig: createSignatureOps(), nowMs: now() });
+  const res = createEngine({ config: benchGatewayConfig({ addr: GW, auth, caDer: ca.certDer, gwCertDer: gw.certDer, gwKeyDer: gw.keyDer, logLevel }), crypto: createCryptoSuite(), sig: createSignatureOps(), nowMs: now() });
 
   // The runtime's share: the gateway logs every engine event as one JSON line (to a pipe in `make bench`).
   let logBytes = 0;

@@ -11,18 +11,13 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ADDR, createTopology, netnsSkipReason, type Topology } from '../support/netns.ts';
+import { ADDR, createTopology, type Topology } from '../support/netns.ts';
 import { OutpostProcess, outpostCliExists, type YamlValue } from '../support/outpost-process.ts';
-import { Charon, ensureStrongswan, type SwanSection } from '../support/strongswan.ts';
-import { outpostYaml, type GatewaySpec } from './gateway-under-test.ts';
+import { Charon, type SwanSection } from '../support/strongswan.ts';
+import { outpostYaml } from './gateway-under-test.ts';
+import { interopSkipReason, pskRoadWarriorConn, pskRoadWarriorSpec } from './interop-support.ts';
 
-const skip =
-  netnsSkipReason() ??
-  (() => {
-    const s = ensureStrongswan();
-    if (!s.ok) console.warn(`[interop] skipped: ${s.reason}`);
-    return s.ok ? undefined : s.reason;
-  })();
+const skip = interopSkipReason();
 
 const PSK = 'interop-dpd-psk-90c3e1a6b4';
 const IKE = 'aes256gcm16-prfsha256-x25519';
@@ -53,22 +48,8 @@ describe.skipIf(skip !== undefined)('dead peer detection: strongSwan client ↔ 
   beforeAll(async () => {
     if (!outpostCliExists()) throw new Error('firmware/bin/outpost.ts does not exist yet');
     topo = await createTopology('dpd');
-    const gwConn = (name: string, remoteId: string) => ({
-      name,
-      localId: 'gw-dpd.example',
-      localAuth: 'psk' as const,
-      remoteId,
-      remoteAuth: 'psk' as const,
-      psk: PSK,
-      ikeProposals: [IKE],
-      pools: ['rw'],
-      children: [{ name: 'net', localTs: [ADDR.innerNet], remoteTs: ['dynamic'], espProposals: ['aes256gcm16'] }],
-    });
-    const spec: GatewaySpec = {
-      pools: [{ name: 'rw', cidr: ADDR.vipNet }],
-      cas: [],
-      conns: [gwConn('rw-dpd', 'client-dpd.example'), gwConn('rw-restart', 'client-restart.example')],
-    };
+    const gwConn = (name: string, remoteId: string) => pskRoadWarriorConn(name, 'gw-dpd.example', remoteId, PSK);
+    const spec = pskRoadWarriorSpec([gwConn('rw-dpd', 'client-dpd.example'), gwConn('rw-restart', 'client-restart.example')]);
     const dir = join(topo.dir, 'outpost-files');
     mkdirSync(dir, { recursive: true });
     const yaml = outpostYaml(spec, dir, { retransmit: { timeout: '1s', tries: 2, base: 2 } }) as { connections: Record<string, YamlValue>[] };

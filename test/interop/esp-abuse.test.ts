@@ -14,21 +14,17 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADDR, createTopology, netnsSkipReason, type Role, type Topology } from '../support/netns.ts';
+import { ADDR, createTopology, type Role, type Topology } from '../support/netns.ts';
 import { OutpostProcess, outpostCliExists } from '../support/outpost-process.ts';
-import { Charon, ensureStrongswan } from '../support/strongswan.ts';
-import { outpostYaml, type GatewaySpec } from './gateway-under-test.ts';
+import { Charon } from '../support/strongswan.ts';
+import { outpostYaml } from './gateway-under-test.ts';
 import { startCapture, tcpdumpAvailable } from './tunnel-capture.ts';
 import { createSiteTopology, readStatus, SITE, startSitePair, waitStatus, type GatewayStatus, type SitePair, type SiteTopology } from './tunnel-site-to-site.ts';
 import { ping } from './tunnel-traffic.ts';
+import { interopSkipReason, pskRoadWarriorClient, pskRoadWarriorConn, pskRoadWarriorSpec } from './interop-support.ts';
 
 const skip =
-  netnsSkipReason() ??
-  (() => {
-    const s = ensureStrongswan();
-    if (!s.ok) console.warn(`[interop] skipped: ${s.reason}`);
-    return s.ok ? undefined : s.reason;
-  })() ??
+  interopSkipReason() ??
   (() => {
     if (tcpdumpAvailable()) return undefined;
     console.warn('[interop] esp-abuse skipped: tcpdump is not installed (scripts/install-test-deps.sh)');
@@ -111,37 +107,8 @@ describe.skipIf(skip !== undefined)('forged ESP-in-UDP against Outpost serving a
     if (!outpostCliExists()) throw new Error('firmware/bin/outpost.ts is missing');
     topo = await createTopology('esp-abuse');
     client = await Charon.start(topo, 'cl', { name: 'client' });
-    await client.configure({
-      connections: {
-        home: {
-          version: 2,
-          remote_addrs: ADDR.gwOuter,
-          vips: '0.0.0.0',
-          proposals: 'aes256gcm16-prfsha256-x25519',
-          local: { auth: 'psk', id: 'client.example' },
-          remote: { auth: 'psk', id: 'gw.example' },
-          children: { net: { remote_ts: ADDR.innerNet, esp_proposals: 'aes256gcm16' } },
-        },
-      },
-      secrets: { 'ike-1': { id: 'client.example', id_gw: 'gw.example', secret: PSK } },
-    });
-    const spec: GatewaySpec = {
-      pools: [{ name: 'rw', cidr: ADDR.vipNet }],
-      cas: [],
-      conns: [
-        {
-          name: 'rw',
-          localId: 'gw.example',
-          localAuth: 'psk',
-          remoteId: 'client.example',
-          remoteAuth: 'psk',
-          psk: PSK,
-          ikeProposals: ['aes256gcm16-prfsha256-x25519'],
-          pools: ['rw'],
-          children: [{ name: 'net', localTs: [ADDR.innerNet], remoteTs: ['dynamic'], espProposals: ['aes256gcm16'] }],
-        },
-      ],
-    };
+    await client.configure(pskRoadWarriorClient({ ike: 'home', localId: 'client.example', remoteId: 'gw.example', psk: PSK }));
+    const spec = pskRoadWarriorSpec([pskRoadWarriorConn('rw', 'gw.example', 'client.example', PSK)]);
     const dir = join(topo.dir, 'outpost-files');
     mkdirSync(dir, { recursive: true });
     status = join(dir, 'status.json');

@@ -10,10 +10,11 @@
 // the stateless path (half-open SAs stay at the threshold). Numbers are printed for the report.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADDR, createTopology, netnsSkipReason, type Topology } from '../support/netns.ts';
+import { ADDR, createTopology, type Topology } from '../support/netns.ts';
 import { OutpostProcess, outpostCliExists, type YamlValue } from '../support/outpost-process.ts';
-import { Charon, ensureStrongswan, procUsage } from '../support/strongswan.ts';
+import { Charon, procUsage } from '../support/strongswan.ts';
 import { buildFloodTool, floodArgs, writeFloodTemplate } from '../../scripts/flood.ts';
+import { interopSkipReason } from './interop-support.ts';
 
 const FLOOD_RATE = 25_000;
 const FLOOD_SECONDS = 10;
@@ -23,12 +24,7 @@ const IKE = 'aes256gcm16-prfsha256-x25519';
 
 let tool: ReturnType<typeof buildFloodTool> | undefined;
 const skip =
-  netnsSkipReason() ??
-  (() => {
-    const s = ensureStrongswan();
-    if (!s.ok) console.warn(`[interop] skipped: ${s.reason}`);
-    return s.ok ? undefined : s.reason;
-  })() ??
+  interopSkipReason() ??
   (() => {
     tool = buildFloodTool(join(process.env.TMPDIR ?? '/tmp', `outpost-flood-tool-${process.getuid?.() ?? 0}`));
     if (tool.ok) return undefined;

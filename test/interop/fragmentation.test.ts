@@ -12,17 +12,12 @@ import { createPrivateKey } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADDR, createTopology, netnsSkipReason, type Topology } from '../support/netns.ts';
+import { ADDR, createTopology, type Topology } from '../support/netns.ts';
 import { OutpostProcess, outpostCliExists, type YamlValue } from '../support/outpost-process.ts';
-import { Charon, ensureStrongswan } from '../support/strongswan.ts';
+import { Charon } from '../support/strongswan.ts';
+import { interopSkipReason } from './interop-support.ts';
 
-const skip =
-  netnsSkipReason() ??
-  (() => {
-    const s = ensureStrongswan();
-    if (!s.ok) console.warn(`[interop] skipped: ${s.reason}`);
-    return s.ok ? undefined : s.reason;
-  })();
+const skip = interopSkipReason();
 
 const FRAGMENT_SIZE = 576;
 const IKE = 'aes256gcm16-prfsha256-x25519';

@@ -3,9 +3,10 @@
 // If this file fails, the machine or the harness is broken, not Outpost: every other interop suite relies on
 // the topology, the charon driver, the `--list-sas` parser and the userspace (libipsec) tunnel shown here.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADDR, createTopology, netnsSkipReason, type Topology } from '../support/netns.ts';
-import { Charon, ensureStrongswan, parseListSas } from '../support/strongswan.ts';
+import { ADDR, createTopology, type Topology } from '../support/netns.ts';
+import { Charon, parseListSas } from '../support/strongswan.ts';
 import { SwanPki } from '../support/strongswan-pki.ts';
+import { interopSkipReason } from './interop-support.ts';
 
 describe('list-sas parser', () => {
   it('parses the raw vici rendering of an IKE SA with a CHILD SA', () => {
@@ -50,11 +51,7 @@ describe('list-sas parser', () => {
   });
 });
 
-const skip = netnsSkipReason() ?? (() => {
-  const s = ensureStrongswan();
-  if (!s.ok) console.warn(`[interop] skipped: ${s.reason}`);
-  return s.ok ? undefined : s.reason;
-})();
+const skip = interopSkipReason();
 
 describe.skipIf(skip !== undefined)('strongSwan ↔ strongSwan through the namespace topology', () => {
   let topo: Topology;

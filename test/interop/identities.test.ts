@@ -8,20 +8,15 @@
 // type where that is meaningful (IPv4 for the IPv4 case, a DN for the DN case), so IDr is exercised as well.
 // Certificates come from strongSwan's `pki`. OUTPOST_INTEROP_GATEWAY=strongswan runs the cases against charon.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ADDR, createTopology, netnsSkipReason, type Topology } from '../support/netns.ts';
+import { ADDR, createTopology, type Topology } from '../support/netns.ts';
 import { outpostCliExists } from '../support/outpost-process.ts';
-import { Charon, ensureStrongswan, type SwanSection } from '../support/strongswan.ts';
+import { Charon, type SwanSection } from '../support/strongswan.ts';
 import { SwanPki } from '../support/strongswan-pki.ts';
 import { gatewayKind, startGateway, type GatewaySpec, type GatewayUnderTest } from './gateway-under-test.ts';
+import { interopSkipReason } from './interop-support.ts';
 
 const KIND = gatewayKind();
-const skip =
-  netnsSkipReason() ??
-  (() => {
-    const s = ensureStrongswan();
-    if (!s.ok) console.warn(`[interop] skipped: ${s.reason}`);
-    return s.ok ? undefined : s.reason;
-  })();
+const skip = interopSkipReason();
 
 const IKE = 'aes256gcm16-prfsha256-x25519';
 const ESP = 'aes256gcm16';

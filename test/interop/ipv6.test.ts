@@ -13,19 +13,14 @@ import { chmodSync, existsSync, readFileSync, readdirSync, rmSync, writeFileSync
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createTopology, netnsSkipReason, type Topology } from '../support/netns.ts';
+import { createTopology, type Topology } from '../support/netns.ts';
 import { outpostCliExists } from '../support/outpost-process.ts';
-import { Charon, ensureStrongswan, type SwanSection } from '../support/strongswan.ts';
+import { Charon, type SwanSection } from '../support/strongswan.ts';
 import { gatewayKind, startGateway, swanctlFor, type GatewaySpec, type GatewayUnderTest } from './gateway-under-test.ts';
+import { interopSkipReason } from './interop-support.ts';
 
 const KIND = gatewayKind();
-const skip =
-  netnsSkipReason() ??
-  (() => {
-    const s = ensureStrongswan();
-    if (!s.ok) console.warn(`[interop] skipped: ${s.reason}`);
-    return s.ok ? undefined : s.reason;
-  })();
+const skip = interopSkipReason();
 
 const GW6 = '2001:db8:1::1';
 const CL6 = '2001:db8:1::2';

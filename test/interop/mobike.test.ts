@@ -12,19 +12,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADDR, createTopology, netnsSkipReason, type Topology } from '../support/netns.ts';
+import { ADDR, createTopology, type Topology } from '../support/netns.ts';
 import { OutpostProcess, outpostCliExists, type YamlValue } from '../support/outpost-process.ts';
-import { Charon, ensureStrongswan, type IkeSaInfo } from '../support/strongswan.ts';
-import { outpostYaml, type GatewaySpec } from './gateway-under-test.ts';
+import { Charon, type IkeSaInfo } from '../support/strongswan.ts';
+import { outpostYaml } from './gateway-under-test.ts';
 import { ping } from './tunnel-traffic.ts';
+import { interopSkipReason, pskRoadWarriorClient, pskRoadWarriorConn, pskRoadWarriorSpec } from './interop-support.ts';
 
-const skip =
-  netnsSkipReason() ??
-  (() => {
-    const s = ensureStrongswan();
-    if (!s.ok) console.warn(`[interop] skipped: ${s.reason}`);
-    return s.ok ? undefined : s.reason;
-  })();
+const skip = interopSkipReason();
 
 const PSK = 'interop-mobike-psk-5e21c0d9a7';
 const NEW_ADDR = '192.0.2.3';
@@ -62,23 +57,7 @@ describe.skipIf(skip !== undefined)('MOBIKE: a strongSwan client changes its add
     // Deleting the primary address would take the secondary one with it; roaming clients keep the new one.
     const sysctl = await topo.exec('cl', ['sysctl', '-q', '-w', 'net.ipv4.conf.eth0.promote_secondaries=1']);
     if (sysctl.code !== 0) throw new Error(sysctl.stderr);
-    const spec: GatewaySpec = {
-      pools: [{ name: 'rw', cidr: ADDR.vipNet }],
-      cas: [],
-      conns: [
-        {
-          name: 'rw',
-          localId: 'gw-mobike.example',
-          localAuth: 'psk',
-          remoteId: 'client-mobike.example',
-          remoteAuth: 'psk',
-          psk: PSK,
-          ikeProposals: ['aes256gcm16-prfsha256-x25519'],
-          pools: ['rw'],
-          children: [{ name: 'net', localTs: [ADDR.innerNet], remoteTs: ['dynamic'], espProposals: ['aes256gcm16'] }],
-        },
-      ],
-    };
+    const spec = pskRoadWarriorSpec([pskRoadWarriorConn('rw', 'gw-mobike.example', 'client-mobike.example', PSK)]);
     const dir = join(topo.dir, 'outpost-files');
     mkdirSync(dir, { recursive: true });
     statusPath = join(dir, 'status.json');
@@ -86,21 +65,7 @@ describe.skipIf(skip !== undefined)('MOBIKE: a strongSwan client changes its add
     outpost = await OutpostProcess.start(topo, 'gw', { name: 'gateway', config: yaml as YamlValue, args: ['--status-file', statusPath] });
     dataplane = String(outpost.events('ready')[0]?.raw.dataplane ?? 'mock');
     client = await Charon.start(topo, 'cl', { name: 'client', debug: { knl: 2 } });
-    await client.configure({
-      connections: {
-        roam: {
-          version: 2,
-          remote_addrs: ADDR.gwOuter,
-          vips: '0.0.0.0',
-          mobike: true,
-          proposals: 'aes256gcm16-prfsha256-x25519',
-          local: { auth: 'psk', id: 'client-mobike.example' },
-          remote: { auth: 'psk', id: 'gw-mobike.example' },
-          children: { net: { remote_ts: ADDR.innerNet, esp_proposals: 'aes256gcm16' } },
-        },
-      },
-      secrets: { 'ike-1': { id: 'client-mobike.example', id_gw: 'gw-mobike.example', secret: PSK } },
-    });
+    await client.configure(pskRoadWarriorClient({ ike: 'roam', localId: 'client-mobike.example', remoteId: 'gw-mobike.example', psk: PSK, mobike: true }));
     const r = await client.initiate('net', { ike: 'roam', timeoutSec: 10 });
     if (!r.ok) throw new Error(`client could not connect:\n${r.output}\n${outpost.tail()}`);
     before = (await client.listSas({ ike: 'roam' }))[0]!;

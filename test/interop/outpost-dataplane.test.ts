@@ -7,18 +7,14 @@
 // the same pings through a charon gateway (kernel-libipsec).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AVAILABLE_BACKENDS } from '../../firmware/src/dataplane/select.ts';
-import { ADDR, createTopology, netnsSkipReason, type Topology } from '../support/netns.ts';
-import { Charon, ensureStrongswan } from '../support/strongswan.ts';
+import { ADDR, createTopology, type Topology } from '../support/netns.ts';
+import { Charon } from '../support/strongswan.ts';
 import { gatewayKind, startGateway, type GatewayUnderTest } from './gateway-under-test.ts';
+import { interopSkipReason, pskRoadWarriorClient, pskRoadWarriorConn, pskRoadWarriorSpec } from './interop-support.ts';
 
 const KIND = gatewayKind();
 const skip =
-  netnsSkipReason() ??
-  (() => {
-    const s = ensureStrongswan();
-    if (!s.ok) console.warn(`[interop] skipped: ${s.reason}`);
-    return s.ok ? undefined : s.reason;
-  })() ??
+  interopSkipReason() ??
   (() => {
     if (KIND !== 'outpost' || (AVAILABLE_BACKENDS as readonly string[]).includes('userspace')) return undefined;
     const why = `Outpost's userspace data plane is not in this build (available: ${AVAILABLE_BACKENDS.join(', ')})`;
@@ -37,40 +33,11 @@ describe.skipIf(skip !== undefined)(`traffic through ${KIND === 'outpost' ? 'Out
   beforeAll(async () => {
     topo = await createTopology('dataplane');
     client = await Charon.start(topo, 'cl', { name: 'client' });
-    await client.configure({
-      connections: {
-        home: {
-          version: 2,
-          remote_addrs: ADDR.gwOuter,
-          vips: '0.0.0.0',
-          proposals: 'aes256gcm16-prfsha256-x25519',
-          local: { auth: 'psk', id: 'client.example' },
-          remote: { auth: 'psk', id: 'gw.example' },
-          children: { net: { remote_ts: ADDR.innerNet, esp_proposals: 'aes256gcm16' } },
-        },
-      },
-      secrets: { 'ike-1': { id: 'client.example', id_gw: 'gw.example', secret: PSK } },
-    });
+    await client.configure(pskRoadWarriorClient({ ike: 'home', localId: 'client.example', remoteId: 'gw.example', psk: PSK }));
     gw = await startGateway(
       topo,
       'gw',
-      {
-        pools: [{ name: 'rw', cidr: ADDR.vipNet }],
-        cas: [],
-        conns: [
-          {
-            name: 'rw',
-            localId: 'gw.example',
-            localAuth: 'psk',
-            remoteId: 'client.example',
-            remoteAuth: 'psk',
-            psk: PSK,
-            ikeProposals: ['aes256gcm16-prfsha256-x25519'],
-            pools: ['rw'],
-            children: [{ name: 'net', localTs: [ADDR.innerNet], remoteTs: ['dynamic'], espProposals: ['aes256gcm16'] }],
-          },
-        ],
-      },
+      pskRoadWarriorSpec([pskRoadWarriorConn('rw', 'gw.example', 'client.example', PSK)]),
       { localAddr: ADDR.gwOuter, outpostExtra: { dataplane: { backend: 'userspace' } } },
     );
     const r = await client.initiate('net', { ike: 'home', timeoutSec: 10 });

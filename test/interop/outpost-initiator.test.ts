@@ -9,20 +9,15 @@
 // (Outpost sends its certificate, strongSwan trusts the CA), and a wrong PSK that strongSwan must refuse.
 // OUTPOST_INTEROP_GATEWAY=strongswan runs the same cases with charon as the initiator (validates the suite).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADDR, createTopology, netnsSkipReason, type Topology } from '../support/netns.ts';
+import { ADDR, createTopology, type Topology } from '../support/netns.ts';
 import { outpostCliExists } from '../support/outpost-process.ts';
-import { Charon, ensureStrongswan, type IkeSaInfo } from '../support/strongswan.ts';
+import { Charon, type IkeSaInfo } from '../support/strongswan.ts';
 import { SwanPki } from '../support/strongswan-pki.ts';
 import { gatewayKind, startGateway, type GatewaySpec, type GatewayUnderTest } from './gateway-under-test.ts';
+import { interopSkipReason } from './interop-support.ts';
 
 const KIND = gatewayKind();
-const skip =
-  netnsSkipReason() ??
-  (() => {
-    const s = ensureStrongswan();
-    if (!s.ok) console.warn(`[interop] skipped: ${s.reason}`);
-    return s.ok ? undefined : s.reason;
-  })();
+const skip = interopSkipReason();
 
 const PSK = 'interop-initiator-psk-5e0c2a7d';
 const IKE = 'aes256gcm16-prfsha256-x25519';

@@ -8,20 +8,15 @@
 // receives, that Outpost logs one line saying why, and that a good client still connects afterwards.
 // OUTPOST_INTEROP_GATEWAY=strongswan runs the same cases against a charon gateway (validates the suite).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ADDR, createTopology, netnsSkipReason, type Topology } from '../support/netns.ts';
+import { ADDR, createTopology, type Topology } from '../support/netns.ts';
 import { outpostCliExists } from '../support/outpost-process.ts';
-import { Charon, ensureStrongswan, type SwanSection } from '../support/strongswan.ts';
+import { Charon, type SwanSection } from '../support/strongswan.ts';
 import { SwanPki, type SwanCert } from '../support/strongswan-pki.ts';
 import { gatewayKind, startGateway, type GatewaySpec, type GatewayUnderTest } from './gateway-under-test.ts';
+import { interopSkipReason } from './interop-support.ts';
 
 const KIND = gatewayKind();
-const skip =
-  netnsSkipReason() ??
-  (() => {
-    const s = ensureStrongswan();
-    if (!s.ok) console.warn(`[interop] skipped: ${s.reason}`);
-    return s.ok ? undefined : s.reason;
-  })();
+const skip = interopSkipReason();
 
 /** Client proposal → what strongSwan's `--list-sas` must show once negotiated. */
 const PROPOSAL_CASES = [

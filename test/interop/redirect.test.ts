@@ -11,17 +11,12 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADDR, createTopology, netnsSkipReason, type Spawned, type Topology } from '../support/netns.ts';
+import { ADDR, createTopology, type Spawned, type Topology } from '../support/netns.ts';
 import { BUN_BIN, OutpostProcess, REPO_ROOT, outpostCliExists, toYaml, type YamlValue } from '../support/outpost-process.ts';
-import { Charon, ensureStrongswan } from '../support/strongswan.ts';
+import { Charon } from '../support/strongswan.ts';
+import { interopSkipReason } from './interop-support.ts';
 
-const skip =
-  netnsSkipReason() ??
-  (() => {
-    const s = ensureStrongswan();
-    if (!s.ok) console.warn(`[interop] skipped: ${s.reason}`);
-    return s.ok ? undefined : s.reason;
-  })();
+const skip = interopSkipReason();
 
 const PSK = 'interop-redirect-psk-4d8e2b6a1c';
 const IKE = 'aes256gcm16-prfsha256-x25519';

@@ -12,22 +12,18 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ADDR, createTopology, netnsSkipReason, type Topology } from '../support/netns.ts';
+import { ADDR, createTopology, type Topology } from '../support/netns.ts';
 import { OutpostProcess } from '../support/outpost-process.ts';
-import { Charon, ensureStrongswan, type ChildSaInfo, type SwanSection } from '../support/strongswan.ts';
+import { Charon, type ChildSaInfo, type SwanSection } from '../support/strongswan.ts';
 import { SwanPki } from '../support/strongswan-pki.ts';
 import { gatewayKind, outpostYaml, swanctlFor, type GatewaySpec } from './gateway-under-test.ts';
 import { countKinds, startCapture, tcpdumpAvailable } from './tunnel-capture.ts';
 import { iperf3, iperf3Available, mbit, ping } from './tunnel-traffic.ts';
+import { interopSkipReason } from './interop-support.ts';
 
 const KIND = gatewayKind();
 const skip =
-  netnsSkipReason() ??
-  (() => {
-    const s = ensureStrongswan();
-    if (!s.ok) console.warn(`[interop] skipped: ${s.reason}`);
-    return s.ok ? undefined : s.reason;
-  })() ??
+  interopSkipReason() ??
   (() => {
     if (iperf3Available() && tcpdumpAvailable()) return undefined;
     console.warn('[interop] tunnel skipped: iperf3 or tcpdump is not installed (scripts/install-test-deps.sh)');

@@ -8,25 +8,18 @@
 // show the offloads doing the work: super-packets read, coalesced writes, multi-datagram sends and reads. The
 // kernel accepting our coalesced writes is the real check of op_gro_coalesce's headers and checksums.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { EncrId, IntegId } from '../ike/constants.ts';
-import { loadNativeAddon, type NativeWorkerHandle, type NativeWorkerStats } from './native-addon.ts';
-import type { TsRange } from './types.ts';
+import { loadNativeAddon, type NativeWorkerStats } from './native-addon.ts';
+import { commandRunner, joinNamespaces, tearDownWorkers, tsNet, workerStats, type WorkerSide } from './testing/worker-netns.ts';
 
 const addon = loadNativeAddon();
 const id = randomBytes(3).toString('hex');
 const nsA = `op-oa-${id}`;
 const nsB = `op-ob-${id}`;
 
-function run(...argv: string[]): { code: number; out: string } {
-  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: 30_000 });
-  return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
-}
-function must(...argv: string[]): void {
-  const r = run(...argv);
-  if (r.code !== 0) throw new Error(`${argv.join(' ')}: ${r.out}`);
-}
+const { run, must } = commandRunner(30_000);
 
 const canRun = ((): string | null => {
   if (process.getuid?.() !== 0) return 'needs root for network namespaces';
@@ -36,19 +29,12 @@ const canRun = ((): string | null => {
 })();
 if (canRun) console.log(`skipping offload worker tests: ${canRun}`);
 
-const any4: TsRange = { startAddr: '0.0.0.0', endAddr: '255.255.255.255', ipProtocol: 0, startPort: 0, endPort: 65535 };
-const any6: TsRange = { startAddr: '::', endAddr: 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', ipProtocol: 0, startPort: 0, endPort: 65535 };
+const any4 = tsNet('0.0.0.0', '255.255.255.255');
+const any6 = tsNet('::', 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff');
 
-interface Side {
-  tunFd: number;
-  handle: NativeWorkerHandle;
-}
+type Side = WorkerSide;
 
-function stats(s: Side): NativeWorkerStats {
-  const r = addon.workerStats(s.handle);
-  if (typeof r === 'number') throw new Error(addon.errnoName(r));
-  return r;
-}
+const stats = (s: Side): NativeWorkerStats => workerStats(addon, s);
 
 function startSide(ns: string, tun: string, bindAddr: string): Side {
   const t = addon.tunOpen(tun, `/run/netns/${ns}`, true, true);
@@ -96,12 +82,7 @@ describe.skipIf(canRun !== null)('packet worker with TUN and UDP offloads', () =
   const spiY = spiX + 0x10000;
 
   beforeAll(() => {
-    must('ip', 'netns', 'add', nsA);
-    must('ip', 'netns', 'add', nsB);
-    must('ip', 'link', 'add', `oa-${id}`, 'netns', nsA, 'type', 'veth', 'peer', 'name', `ob-${id}`, 'netns', nsB);
-    must('ip', '-n', nsA, 'addr', 'add', '192.0.2.1/24', 'dev', `oa-${id}`);
-    must('ip', '-n', nsB, 'addr', 'add', '192.0.2.2/24', 'dev', `ob-${id}`);
-    for (const [ns, dev] of [[nsA, `oa-${id}`], [nsB, `ob-${id}`], [nsA, 'lo'], [nsB, 'lo']] as const) must('ip', '-n', ns, 'link', 'set', dev, 'up');
+    joinNamespaces(must, { nsA, nsB, vethA: `oa-${id}`, vethB: `ob-${id}` });
     a = startSide(nsA, 'tunA', '192.0.2.1');
     b = startSide(nsB, 'tunB', '192.0.2.2');
     for (const [ns, tun, v4, v6, peer4, peer6] of [
@@ -124,14 +105,7 @@ describe.skipIf(canRun !== null)('packet worker with TUN and UDP offloads', () =
   });
 
   afterAll(() => {
-    for (const s of [a, b]) {
-      if (!s) continue;
-      addon.workerStop(s.handle);
-      addon.closeFd(s.tunFd);
-    }
-    for (const [spi, dir] of [[spiX, 'out'], [spiX, 'in'], [spiY, 'out'], [spiY, 'in']] as const) addon.saDel(spi, dir);
-    run('ip', 'netns', 'del', nsA);
-    run('ip', 'netns', 'del', nsB);
+    tearDownWorkers(addon, run, { sides: [a, b], spis: [spiX, spiY], nsA, nsB });
   });
 
   const routes = (plainEsp: boolean) => {

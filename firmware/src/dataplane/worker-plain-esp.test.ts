@@ -8,25 +8,17 @@
 // The SA table is process-wide, so this test also forges packets under X (addon.encrypt) and injects them at B
 // from A's namespace through a raw socket, to see each kind of bad packet dropped and counted once.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { EncrId, IntegId } from '../ike/constants.ts';
-import { loadNativeAddon, type NativeWorkerHandle, type NativeWorkerStats } from './native-addon.ts';
-import type { TsRange } from './types.ts';
+import { loadNativeAddon, type NativeWorkerStats } from './native-addon.ts';
+import { commandRunner, joinNamespaces, tearDownWorkers, tsNet, workerStats, type WorkerSide } from './testing/worker-netns.ts';
 
 const addon = loadNativeAddon();
 const id = randomBytes(3).toString('hex');
 const nsA = `op-pa-${id}`;
 const nsB = `op-pb-${id}`;
 
-function run(...argv: string[]): { code: number; out: string } {
-  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: 20_000 });
-  return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
-}
-function must(...argv: string[]): void {
-  const r = run(...argv);
-  if (r.code !== 0) throw new Error(`${argv.join(' ')}: ${r.out}`);
-}
+const { run, must } = commandRunner(20_000);
 
 const canRun = ((): string | null => {
   if (process.getuid?.() !== 0) return 'needs root for network namespaces and raw sockets';
@@ -37,20 +29,12 @@ const canRun = ((): string | null => {
 })();
 if (canRun) console.log(`skipping plain ESP worker tests: ${canRun}`);
 
-const net = (start: string, end: string): TsRange => ({ startAddr: start, endAddr: end, ipProtocol: 0, startPort: 0, endPort: 65535 });
-const lanA = net('198.51.100.0', '198.51.100.255');
-const lanB = net('203.0.113.0', '203.0.113.255');
+const lanA = tsNet('198.51.100.0', '198.51.100.255');
+const lanB = tsNet('203.0.113.0', '203.0.113.255');
 
-interface Side {
-  tunFd: number;
-  handle: NativeWorkerHandle;
-}
+type Side = WorkerSide;
 
-function stats(s: Side): NativeWorkerStats {
-  const r = addon.workerStats(s.handle);
-  if (typeof r === 'number') throw new Error(addon.errnoName(r));
-  return r;
-}
+const stats = (s: Side): NativeWorkerStats => workerStats(addon, s);
 
 function startSide(ns: string, tun: string): Side {
   const t = addon.tunOpen(tun, `/run/netns/${ns}`, true);
@@ -104,14 +88,7 @@ describe.skipIf(canRun !== null)('plain ESP (IP protocol 50) between two workers
   const spiY = spiX + 0x10000;
 
   beforeAll(() => {
-    must('ip', 'netns', 'add', nsA);
-    must('ip', 'netns', 'add', nsB);
-    must('ip', 'link', 'add', `pa-${id}`, 'netns', nsA, 'type', 'veth', 'peer', 'name', `pb-${id}`, 'netns', nsB);
-    must('ip', '-n', nsA, 'addr', 'add', '192.0.2.1/24', 'dev', `pa-${id}`);
-    must('ip', '-n', nsB, 'addr', 'add', '192.0.2.2/24', 'dev', `pb-${id}`);
-    must('ip', '-n', nsA, 'addr', 'add', '2001:db8:50::1/64', 'dev', `pa-${id}`, 'nodad');
-    must('ip', '-n', nsB, 'addr', 'add', '2001:db8:50::2/64', 'dev', `pb-${id}`, 'nodad');
-    for (const [ns, dev] of [[nsA, `pa-${id}`], [nsB, `pb-${id}`], [nsA, 'lo'], [nsB, 'lo']] as const) must('ip', '-n', ns, 'link', 'set', dev, 'up');
+    joinNamespaces(must, { nsA, nsB, vethA: `pa-${id}`, vethB: `pb-${id}` }, ['2001:db8:50::1/64', '2001:db8:50::2/64']);
 
     a = startSide(nsA, 'tunA');
     b = startSide(nsB, 'tunB');
@@ -137,14 +114,7 @@ describe.skipIf(canRun !== null)('plain ESP (IP protocol 50) between two workers
   });
 
   afterAll(() => {
-    for (const s of [a, b]) {
-      if (!s) continue;
-      addon.workerStop(s.handle);
-      addon.closeFd(s.tunFd);
-    }
-    for (const [spi, dir] of [[spiX, 'out'], [spiX, 'in'], [spiY, 'out'], [spiY, 'in']] as const) addon.saDel(spi, dir);
-    run('ip', 'netns', 'del', nsA);
-    run('ip', 'netns', 'del', nsB);
+    tearDownWorkers(addon, run, { sides: [a, b], spis: [spiX, spiY], nsA, nsB });
   });
 
   const route = (outer: 4 | 6, plainEsp: boolean) => {

@@ -4,25 +4,18 @@
 //   tunA 198.51.100.1/24 ─ worker A ── veth 192.0.2.1 ── 192.0.2.2 ── worker B ─ tunB 203.0.113.1/24
 //   route 203.0.113.0/24 dev tunA    SA X (A→B), SA Y (B→A), UDP 4500   route 198.51.100.0/24 dev tunB
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { EncrId, IntegId } from '../ike/constants.ts';
-import { loadNativeAddon, type NativeWorkerHandle, type NativeWorkerStats } from './native-addon.ts';
-import type { TsRange } from './types.ts';
+import { loadNativeAddon, type NativeWorkerStats } from './native-addon.ts';
+import { commandRunner, joinNamespaces, tearDownWorkers, tsNet, workerStats, type WorkerSide } from './testing/worker-netns.ts';
 
 const addon = loadNativeAddon();
 const id = randomBytes(3).toString('hex');
 const nsA = `op-wa-${id}`;
 const nsB = `op-wb-${id}`;
 
-function run(...argv: string[]): { code: number; out: string } {
-  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: 20_000 });
-  return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
-}
-function must(...argv: string[]): void {
-  const r = run(...argv);
-  if (r.code !== 0) throw new Error(`${argv.join(' ')}: ${r.out}`);
-}
+const { run, must } = commandRunner(20_000);
 
 const canRun = ((): string | null => {
   if (process.getuid?.() !== 0) return 'needs root for network namespaces';
@@ -32,21 +25,14 @@ const canRun = ((): string | null => {
 })();
 if (canRun) console.log(`skipping worker namespace tests: ${canRun}`);
 
-const net = (start: string, end: string): TsRange => ({ startAddr: start, endAddr: end, ipProtocol: 0, startPort: 0, endPort: 65535 });
-const lanA = net('198.51.100.0', '198.51.100.255');
-const lanB = net('203.0.113.0', '203.0.113.255');
+const lanA = tsNet('198.51.100.0', '198.51.100.255');
+const lanB = tsNet('203.0.113.0', '203.0.113.255');
 
-interface Side {
-  tunFd: number;
-  handle: NativeWorkerHandle;
+interface Side extends WorkerSide {
   ike: Array<{ msg: Uint8Array; addr: string; port: number; local?: string; localPort?: number }>;
 }
 
-function stats(s: Side): NativeWorkerStats {
-  const r = addon.workerStats(s.handle);
-  if (typeof r === 'number') throw new Error(addon.errnoName(r));
-  return r;
-}
+const stats = (s: Side): NativeWorkerStats => workerStats(addon, s);
 
 function startSide(ns: string, tun: string, bindAddr: string): Side {
   const t = addon.tunOpen(tun, `/run/netns/${ns}`, true);
@@ -68,12 +54,7 @@ describe.skipIf(canRun !== null)('packet worker between two namespaces', () => {
   const keyY = new Uint8Array(randomBytes(36));
 
   beforeAll(() => {
-    must('ip', 'netns', 'add', nsA);
-    must('ip', 'netns', 'add', nsB);
-    must('ip', 'link', 'add', `va-${id}`, 'netns', nsA, 'type', 'veth', 'peer', 'name', `vb-${id}`, 'netns', nsB);
-    must('ip', '-n', nsA, 'addr', 'add', '192.0.2.1/24', 'dev', `va-${id}`);
-    must('ip', '-n', nsB, 'addr', 'add', '192.0.2.2/24', 'dev', `vb-${id}`);
-    for (const [ns, dev] of [[nsA, `va-${id}`], [nsB, `vb-${id}`], [nsA, 'lo'], [nsB, 'lo']] as const) must('ip', '-n', ns, 'link', 'set', dev, 'up');
+    joinNamespaces(must, { nsA, nsB, vethA: `va-${id}`, vethB: `vb-${id}` });
 
     a = startSide(nsA, 'tunA', '192.0.2.1');
     b = startSide(nsB, 'tunB', '192.0.2.2');
@@ -98,14 +79,7 @@ describe.skipIf(canRun !== null)('packet worker between two namespaces', () => {
   });
 
   afterAll(() => {
-    for (const s of [a, b, c]) {
-      if (!s) continue;
-      addon.workerStop(s.handle);
-      addon.closeFd(s.tunFd);
-    }
-    for (const [spi, dir] of [[spiX, 'out'], [spiX, 'in'], [spiY, 'out'], [spiY, 'in']] as const) addon.saDel(spi, dir);
-    run('ip', 'netns', 'del', nsA);
-    run('ip', 'netns', 'del', nsB);
+    tearDownWorkers(addon, run, { sides: [a, b, c], spis: [spiX, spiY], nsA, nsB });
   });
 
   test('ping crosses the tunnel both ways through both workers', () => {

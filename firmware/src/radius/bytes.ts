@@ -2,17 +2,8 @@
 
 export const EMPTY = new Uint8Array(0);
 
-export function concat(...parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
+// One concatenation for the whole firmware; crypto/bytes.ts is pure (no I/O), so the codec stays sans-IO.
+export { concatBytes as concat } from '../crypto/bytes.ts';
 
 /** Constant time in the length of the inputs: for authenticators, MACs and password hashes. */
 export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
