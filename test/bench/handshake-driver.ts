@@ -4,7 +4,9 @@
 // connection per identity, binds UDP 500/4500 (RFC 3948 non-ESP marker on 4500), prints `READY`, then for each
 // `GO [n]` on stdin keeps `window` IKE SAs in flight until the next n identities are up (or failed) and prints
 // `DONE {json}` with that batch's counts and latencies (a warm-up batch, then the measured one). It idles with
-// every SA established in between, so the responder's memory can be read, until killed.
+// every SA established in between, so the responder's memory can be read, until killed. `REKEY` then rekeys every
+// established CHILD_SA once (CREATE_CHILD_SA with N(REKEY_SA), RFC 7296 §1.3.3, then the DELETE of the old one),
+// `window` at a time, and answers `REKEYED {json}` with counts and per-rekey latencies.
 // The engine is driven by a minimal loop of our own (sockets, one timer, chain validation) so the benchmark
 // does not depend on the runtime's internals; ESP is never sent.
 import { createSocket, type Socket } from 'node:dgram';
@@ -45,6 +47,18 @@ export interface DriverResult {
   sent: number;
   received: number;
   /** Initiate → CHILD_SA up, per established SA, in ms (includes queueing behind the window). */
+  latencyP50Ms: number;
+  latencyP99Ms: number;
+}
+
+export interface RekeyResult {
+  k: number;
+  /** New CHILD_SA up and the old one deleted (the DELETE exchange answered). */
+  rekeyed: number;
+  failed: number;
+  wallMs: number;
+  retransmits: number;
+  /** Rekey command → new CHILD_SA up (CREATE_CHILD_SA round trip incl. queueing), ms. */
   latencyP50Ms: number;
   latencyP99Ms: number;
 }
@@ -121,6 +135,8 @@ async function main(): Promise<void> {
   /** The batch being driven: identities [next, end) are launched, at most `window` at a time. */
   let batch: { end: number; size: number; established: number; failed: number; failures: Record<string, number>; latencies: number[]; finish: () => void } | undefined;
   const startedAt = new Map<string, number>();
+  /** The REKEY round in progress: one CHILD_SA per IKE SA, keyed by IKE SA id. */
+  let rekeying: { up(ikeId: string): void; done(ikeId: string, ok: boolean): void } | undefined;
   const retransmits = () => engine.stats().counters['retransmit-sent'] ?? 0;
 
   const send = (d: Datagram) => {
@@ -162,6 +178,13 @@ async function main(): Promise<void> {
       void validateChain(e.request).then((result) => handle(engine.command({ type: 'resume', ref: e.ref, result }, Date.now())));
     }
     for (const ev of out.events) {
+      if (rekeying) {
+        if (ev.type === 'child.up') rekeying.up(ev.ikeId);
+        else if (ev.type === 'child.down' && ev.reason === 'rekeyed') rekeying.done(ev.ikeId, true);
+        else if (ev.type === 'child.down' || ev.type === 'ike.down') rekeying.done(ev.ikeId, false);
+        else if (ev.type === 'log' && (ev.level === 'error' || ev.level === 'warn')) process.stderr.write(`${ev.msg}\n`);
+        continue;
+      }
       if (ev.type === 'child.up') settle(ev.conn, true);
       else if (ev.type === 'ike.failed' || ev.type === 'auth.failed') settle(ev.conn, false, ev.reason.slice(0, 80));
       else if (ev.type === 'log' && (ev.level === 'error' || ev.level === 'warn')) process.stderr.write(`${ev.msg}\n`);
@@ -199,6 +222,59 @@ async function main(): Promise<void> {
   // every SA stays up, so the parent can read the responder's memory; it kills us when done.
   const rl = createInterface({ input: process.stdin });
   for await (const line of rl) {
+    if (/^REKEY\s*$/.test(line)) {
+      const todo = engine
+        .listSas()
+        .filter((sa) => sa.state === 'established')
+        .flatMap((sa) => sa.children.filter((c) => (c.state ?? 'installed') === 'installed').map((c) => ({ ikeId: sa.ikeId, childId: c.childId })));
+      const r0 = retransmits();
+      const started = performance.now();
+      const pending = new Map<string, number>();
+      const latencies: number[] = [];
+      let rekeyed = 0;
+      let failed = 0;
+      let i = 0;
+      let finish = () => {};
+      const finished = new Promise<void>((res) => (finish = res));
+      const pump = () => {
+        while (pending.size < job.window && i < todo.length) {
+          const t = todo[i++]!;
+          pending.set(t.ikeId, performance.now());
+          handle(engine.command({ type: 'rekey', ikeId: t.ikeId, childId: t.childId }, Date.now()));
+        }
+        if (pending.size === 0 && i >= todo.length) finish();
+      };
+      const upAt = new Map<string, number>();
+      rekeying = {
+        up: (ikeId) => {
+          const t = pending.get(ikeId);
+          if (t !== undefined && !upAt.has(ikeId)) {
+            upAt.set(ikeId, performance.now());
+            latencies.push(performance.now() - t);
+          }
+        },
+        done: (ikeId, ok) => {
+          if (!pending.delete(ikeId)) return;
+          if (ok && upAt.has(ikeId)) rekeyed++;
+          else failed++;
+          queueMicrotask(pump);
+        },
+      };
+      pump();
+      await Promise.race([finished, new Promise((res) => setTimeout(res, job.timeoutMs))]);
+      rekeying = undefined;
+      const result: RekeyResult = {
+        k: todo.length,
+        rekeyed,
+        failed: failed + pending.size + (todo.length - i),
+        wallMs: performance.now() - started,
+        retransmits: retransmits() - r0,
+        latencyP50Ms: percentile(latencies, 50),
+        latencyP99Ms: percentile(latencies, 99),
+      };
+      process.stdout.write(`REKEYED ${JSON.stringify(result)}\n`);
+      continue;
+    }
     const m = /^GO(?:\s+(\d+))?\s*$/.exec(line);
     if (!m) continue;
     const size = Math.min(m[1] === undefined ? total - next : Number(m[1]), total - next);

@@ -3,14 +3,17 @@
 //   netns cl: handshake-driver.ts (Outpost's engine as initiator, one identity per SA)  ──▶  netns gw: responder
 //
 // Usage (root): node_modules/.bin/bun test/bench/handshakes.ts [--k 1000] [--warmup 100] [--window 64] [--runs 3]
-//                                                             [--auth pubkey,psk] [--targets outpost,charon]
+//                                                             [--auth pubkey,psk] [--targets outpost,charon] [--rekey yes|no]
 // IKE aes256gcm16-prfsha256-x25519, ESP aes256gcm16; `pubkey` = ECDSA P-256 certificates both ways (RFC 7427),
 // `psk` = a pre-shared key. Per run and responder: a warm-up batch (JIT, caches: a gateway that has been up a
 // while), then K measured setups. The responder's utime+stime (/proc/PID/stat, all threads) across the K gives
 // CPU per setup; its RSS with the K SAs established, after a quiet spell (GC, allocator scavenging), minus its
 // RSS before them gives memory per IKE SA; the driver gives p50/p99 setup latency (initiate → CHILD_SA up, incl.
 // queueing behind the window). Wall-clock rates on 2 cores measure the initiator as much as the responder, so they
-// are context only. charon runs with dos_protection = no and a 1024×16 IKE SA table (shared/notes/strongswan-netns.md).
+// are context only. Then (--rekey yes, the default) the driver rekeys every one of the warm-up + K CHILD_SAs once
+// (CREATE_CHILD_SA with N(REKEY_SA), RFC 7296 §1.3.3, no PFS, then the DELETE of the old CHILD_SA): the
+// responder's CPU across that round gives CPU per CHILD rekey, the driver the p50/p99 rekey latency (command →
+// new CHILD_SA up). charon runs with dos_protection = no and a 1024×16 IKE SA table (shared/notes/strongswan-netns.md).
 // Targets and auth modes are interleaved across runs and medians reported (runs vary ±20–30 % on this VM).
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -22,7 +25,7 @@ import { BUN_BIN, OutpostProcess, REPO_ROOT, outpostCliExists } from '../support
 import { Charon, ensureStrongswan, procUsage } from '../support/strongswan.ts';
 import { outpostYaml } from '../interop/gateway-under-test.ts';
 import { issueBenchCert, makeBenchCa, type BenchCa, type BenchCert } from './bench-pki.ts';
-import type { DriverJob, DriverResult } from './handshake-driver.ts';
+import type { DriverJob, DriverResult, RekeyResult } from './handshake-driver.ts';
 
 const IKE = 'aes256gcm16-prfsha256-x25519';
 const ESP = 'aes256gcm16';
@@ -47,6 +50,8 @@ interface RunResult {
   retransmits: number;
   p50Ms: number;
   p99Ms: number;
+  /** The CHILD rekey round, when run. */
+  rekey?: { k: number; rekeyed: number; failed: number; cpuSec: number; wallMs: number; p50Ms: number; p99Ms: number; retransmits: number };
 }
 
 function arg(name: string, def: string): string {
@@ -124,7 +129,7 @@ async function runOnce(
   ca: BenchCa,
   gw: BenchCert,
   clients: BenchCert[],
-  opts: { k: number; warmup: number; window: number },
+  opts: { k: number; warmup: number; window: number; rekey: boolean },
   run: number,
 ): Promise<RunResult> {
   const responder = target === 'charon' ? await startCharon(topo, auth, ca, gw, run) : await startOutpost(topo, auth, ca, gw, run);
@@ -182,7 +187,17 @@ async function runOnce(
     const cpuAfter = procUsage(responder.pid).cpuSec;
     await new Promise((r) => setTimeout(r, SETTLE_MS));
     const rssAfter = procUsage(responder.pid).rssBytes;
+    let rekey: RunResult['rekey'];
+    if (opts.rekey) {
+      const cpu0 = procUsage(responder.pid).cpuSec;
+      driver.child.stdin!.write('REKEY\n');
+      const rr = JSON.parse(await nextLine('REKEYED', 180_000)) as RekeyResult;
+      const cpu1 = procUsage(responder.pid).cpuSec;
+      if (rr.failed > 0) console.error(`[${target}/${auth}] ${rr.failed} of ${rr.k} CHILD rekeys failed\n${driverErr.slice(-1000)}`);
+      rekey = { k: rr.k, rekeyed: rr.rekeyed, failed: rr.failed, cpuSec: cpu1 - cpu0, wallMs: rr.wallMs, p50Ms: rr.latencyP50Ms, p99Ms: rr.latencyP99Ms, retransmits: rr.retransmits };
+    }
     return {
+      rekey,
       target,
       auth,
       k: res.k,
@@ -229,6 +244,7 @@ async function main(): Promise<void> {
   const warmup = Number(arg('warmup', '100'));
   const window = Number(arg('window', '64'));
   const runs = Number(arg('runs', '3'));
+  const rekey = arg('rekey', 'yes') !== 'no';
   const auths = arg('auth', 'pubkey,psk').split(',') as Auth[];
   let targets = arg('targets', 'outpost,charon').split(',') as Target[];
   const probe = canRunNetns();
@@ -243,7 +259,7 @@ async function main(): Promise<void> {
     targets = targets.filter((t) => t !== 'outpost');
   }
   console.log(`handshakes: ${new Date().toISOString()}; ${machine()}`);
-  console.log(`  K=${k} measured after ${warmup} warm-up, window=${window}, runs=${runs}; ${IKE}, ESP ${ESP}; auth ${auths.join(', ')} (pubkey = ECDSA P-256 certificates)`);
+  console.log(`  K=${k} measured after ${warmup} warm-up, window=${window}, runs=${runs}; ${IKE}, ESP ${ESP}; auth ${auths.join(', ')} (pubkey = ECDSA P-256 certificates)${rekey ? `; then every CHILD_SA (${warmup + k}) rekeyed once` : ''}`);
   const t0 = performance.now();
   const ca = makeBenchCa();
   const gw = issueBenchCert(ca, GW_FQDN);
@@ -259,11 +275,17 @@ async function main(): Promise<void> {
       const order = auths.flatMap((a) => targets.map((t) => [t, a] as const));
       for (const [target, auth] of r % 2 === 0 ? order : [...order].reverse()) {
         try {
-          const res = await runOnce(topo, target, auth, ca, gw, clients, { k, warmup, window }, n++);
+          const res = await runOnce(topo, target, auth, ca, gw, clients, { k, warmup, window, rekey }, n++);
           results.push(res);
           console.log(
             `  run ${r + 1} ${target}/${auth}: ${res.established}/${res.k} up, responder CPU ${res.cpuSec.toFixed(2)} s, RSS +${(res.rssDeltaBytes / 1048576).toFixed(1)} MiB, latency p50 ${res.p50Ms.toFixed(0)} ms p99 ${res.p99Ms.toFixed(0)} ms, ${(res.wallMs / 1000).toFixed(2)} s wall, ${res.retransmits} retransmits`,
           );
+          if (res.rekey) {
+            const x = res.rekey;
+            console.log(
+              `  run ${r + 1} ${target}/${auth} CHILD rekeys: ${x.rekeyed}/${x.k} done, responder CPU ${x.cpuSec.toFixed(2)} s, latency p50 ${x.p50Ms.toFixed(0)} ms p99 ${x.p99Ms.toFixed(0)} ms, ${(x.wallMs / 1000).toFixed(2)} s wall, ${x.retransmits} retransmits`,
+            );
+          }
         } catch (e) {
           console.log(`  run ${r + 1} ${target}/${auth}: FAILED: ${(e as Error).message.split('\n').slice(0, 12).join('\n    ')}`);
         }
@@ -306,6 +328,35 @@ async function main(): Promise<void> {
     if (o && c) {
       console.log(`Outpost/charon (${auth}): setups per CPU-second ${(o.perCpuSec / c.perCpuSec).toFixed(2)}× (goal ≥ 1.5×), memory per IKE SA ${(o.kbPerSa / c.kbPerSa).toFixed(2)}×`);
     }
+    if (!rekey) continue;
+    const rk = targets
+      .map((t) => {
+        const rs = results.filter((x) => x.target === t && x.auth === auth && x.rekey && x.rekey.rekeyed > 0);
+        if (rs.length === 0) return undefined;
+        const cpuPerRekeyMs = median(rs.map((x) => (x.rekey!.cpuSec * 1000) / x.rekey!.rekeyed));
+        return {
+          t,
+          n: rs.length,
+          rekeyed: median(rs.map((x) => x.rekey!.rekeyed)),
+          k: median(rs.map((x) => x.rekey!.k)),
+          cpuPerRekeyMs,
+          perCpuSec: 1000 / cpuPerRekeyMs,
+          p50: median(rs.map((x) => x.rekey!.p50Ms)),
+          p99: median(rs.map((x) => x.rekey!.p99Ms)),
+          wallRate: median(rs.map((x) => x.rekey!.rekeyed / (x.rekey!.wallMs / 1000))),
+        };
+      })
+      .filter((x) => x !== undefined);
+    console.log('');
+    console.log(`CHILD_SA rekeys on those IKE SAs (${auth}; CREATE_CHILD_SA without PFS + DELETE of the old CHILD_SA), medians:`);
+    console.log('| responder | runs | rekeyed / CHILD_SAs | CPU per rekey | rekeys per responder CPU-s | rekey latency p50 / p99 | wall rate (initiator-bound) |');
+    console.log('|---|---|---|---|---|---|---|');
+    for (const r of rk) {
+      console.log(`| ${r.t} | ${r.n} | ${r.rekeyed} / ${r.k} | ${r.cpuPerRekeyMs.toFixed(3)} ms | ${r.perCpuSec.toFixed(0)} /s | ${r.p50.toFixed(0)} / ${r.p99.toFixed(0)} ms | ${r.wallRate.toFixed(0)} /s |`);
+    }
+    const ro = rk.find((r) => r.t === 'outpost');
+    const rc = rk.find((r) => r.t === 'charon');
+    if (ro && rc) console.log(`Outpost/charon (${auth}): CHILD rekeys per CPU-second ${(ro.perCpuSec / rc.perCpuSec).toFixed(2)}×`);
   }
 }
 

@@ -182,8 +182,10 @@ describe.skipIf(skip !== undefined)('DoS: spoofed IKE_SA_INIT flood while strong
     expect(ok / results.length, `failed handshakes: ${JSON.stringify(failures)}\n${outpost.tail(20)}`).toBeGreaterThanOrEqual(0.99);
     // Bounded: no per-request state, so memory may breathe with the garbage collector but not grow with the flood.
     expect(rssMax - rssBefore).toBeLessThan(64 * 1048576);
-    // The gateway stayed up and said nothing per flood packet (the stateless path logs nothing).
+    // The gateway stayed up and said nothing per flood packet (the stateless path logs nothing): what it logged
+    // is accounted for by the clients' handshakes (≈ 10 lines each), far below one line per flood packet.
     expect(outpost.isRunning()).toBe(true);
-    expect(outpost.since(mark).length).toBeLessThan(2000);
+    expect(outpost.since(mark).length).toBeLessThan(200 + 12 * results.length);
+    expect(outpost.since(mark).length).toBeLessThan(flood.sent / 50);
   }, 120_000);
 });
