@@ -19,7 +19,8 @@ export interface EffectRunnerStats {
 }
 
 export interface EffectRunner {
-  run(effects: readonly Effect[]): void;
+  /** Starts the effects; the promise settles once this batch's data-plane effects are applied (or failed). */
+  run(effects: readonly Effect[]): Promise<void>;
   /** Resolves once every effect handed to `run` so far has finished (stop, tests). */
   idle(): Promise<void>;
   stats(): EffectRunnerStats;
@@ -102,6 +103,7 @@ export function createEffectRunner(opts: EffectRunnerOptions): EffectRunner {
 
   return {
     run(effects) {
+      let batch: Promise<void> = Promise.resolve();
       for (const e of effects) {
         if (e.type === 'pki.validateChain') {
           track(validate(e.ref, e.request));
@@ -119,8 +121,10 @@ export function createEffectRunner(opts: EffectRunnerOptions): EffectRunner {
           }
         });
         dpChain = step;
+        batch = step;
         track(step);
       }
+      return batch;
     },
     async idle() {
       while (pending.size > 0) await Promise.allSettled([...pending]);

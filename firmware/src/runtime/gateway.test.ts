@@ -153,6 +153,31 @@ describe('startGateway with a fake engine', () => {
     await gw.stopped;
   });
 
+  it('holds a response until the data-plane changes of the same output are applied, keeping the wire order', async () => {
+    const dp = createMockDataplane();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const slowDp: MockDataplane = Object.assign(Object.create(dp) as MockDataplane, { addSa: async (sa: Parameters<MockDataplane['addSa']>[0]) => { await gate; return dp.addSa(sa); } });
+    const { gw, engine } = await startFake(baseConfig(), { dataplane: slowDp });
+    const natt = gw.ports.find((p) => p.natt)!;
+    const inbound = { childId: 'c1', direction: 'in' as const, spi: 0x4321, src: '127.0.0.1', dst: '127.0.0.1', encrId: EncrId.AES_GCM_16, encrKeyBits: 128, encKey: new Uint8Array(20), integId: IntegId.NONE, integKey: new Uint8Array(0), esn: false, replayWindow: 64, lifetime: { softSec: 1, hardSec: 2 }, localTs: [], remoteTs: [] };
+    engine.onReceive = (d) =>
+      d.data[0] === 1
+        ? { send: [{ local: d.local, remote: d.remote, data: Uint8Array.of(0xa1) }], effects: [{ type: 'dp.addSa', sa: inbound }], events: [] }
+        : { send: [{ local: d.local, remote: d.remote, data: Uint8Array.of(0xb2) }], effects: [], events: [] };
+    const p = await udpPeer();
+    p.sock.send(addNonEspMarker(Uint8Array.of(1)), natt.port, '127.0.0.1'); // answer needs the new inbound SA
+    await until(() => engine.calls.length === 1, 2000, 'the first request');
+    p.sock.send(addNonEspMarker(Uint8Array.of(2)), natt.port, '127.0.0.1'); // answer needs nothing, but comes second
+    await until(() => engine.calls.length === 2, 2000, 'the second request');
+    await Bun.sleep(50);
+    expect(p.got).toEqual([]); // nothing leaves while the SA is still being installed
+    release();
+    await until(() => p.got.length === 2, 2000, 'both replies');
+    expect(p.got.map((g) => g.data.at(-1))).toEqual([0xa1, 0xb2]);
+    expect(dp.getSa(0x4321, 'in')?.childId).toBe('c1');
+  });
+
   it('data-plane lifetimes reach the engine as dp.expire commands, and acquires as dp.acquire', async () => {
     const { dp, engine } = await startFake(baseConfig());
     dp.emit({ type: 'expire', kind: 'soft', spi: 0xc0ffee, direction: 'in', childId: 'c1' });

@@ -353,10 +353,25 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
     }
   };
 
+  // Datagrams whose output also changed the data plane wait until those changes are applied: a CREATE_CHILD_SA
+  // response must not reach the peer before the new inbound SA can take its packets. Later datagrams queue behind
+  // them so the wire order stays the engine's order.
+  let sendQueue: Promise<void> | null = null;
   function route(out: Output): void {
-    // Effects first: an SA should be on its way into the data plane before the response that enables it leaves.
-    if (out.effects.length > 0) effects.run(out.effects);
-    for (const d of out.send) udp.send(d);
+    const applied = out.effects.length > 0 ? effects.run(out.effects) : null;
+    const dpChanged = applied !== null && out.effects.some((e) => e.type.startsWith('dp.'));
+    if (out.send.length > 0) {
+      if (!dpChanged && sendQueue === null) {
+        for (const d of out.send) udp.send(d);
+      } else {
+        const after = dpChanged ? Promise.all([sendQueue, applied]) : sendQueue;
+        const q: Promise<void> = Promise.resolve(after).then(() => {
+          if (!stopping) for (const d of out.send) udp.send(d);
+          if (sendQueue === q) sendQueue = null;
+        });
+        sendQueue = q;
+      }
+    }
     let changed = false;
     for (const e of out.events) {
       bus.emit(e);
