@@ -5,27 +5,11 @@ import type { EngineContext } from './context.ts';
 import type { IkeSa } from './ike-sa.ts';
 import { transformOf } from './conn-proposals.ts';
 
+type DeriveParams = Parameters<typeof deriveIkeSaKeys>[1];
+
 /** Derives SK_* from the negotiated proposal; false when the proposal lacks a transform we need. */
 export function installIkeKeys(ctx: EngineContext, sa: IkeSa, sharedSecret: Uint8Array): boolean {
-  const p = sa.proposal;
-  if (!p) return false;
-  const encr = transformOf(p, TransformType.ENCR);
-  const prf = transformOf(p, TransformType.PRF);
-  const integId = transformOf(p, TransformType.INTEG)?.id ?? IntegId.NONE;
-  if (!encr || !prf) return false;
-  const keys = deriveIkeSaKeys(ctx.crypto, {
-    prfId: prf.id,
-    encrId: encr.id,
-    encrKeyBits: encr.keyLength,
-    integId,
-    nonceI: sa.nonceI,
-    nonceR: sa.nonceR,
-    sharedSecret,
-    spiI: sa.spiI,
-    spiR: sa.spiR,
-  });
-  setKeys(ctx, sa, keys, prf.id, encr, integId);
-  return true;
+  return install(ctx, sa, sharedSecret, (p) => deriveIkeSaKeys(ctx.crypto, p));
 }
 
 /**
@@ -33,15 +17,19 @@ export function installIkeKeys(ctx: EngineContext, sa: IkeSa, sharedSecret: Uint
  * proposal, nonces and SPIs. `sa` is the new SA (proposal, nonces, SPIs set), `old` the one being rekeyed.
  */
 export function installRekeyedIkeKeys(ctx: EngineContext, sa: IkeSa, old: IkeSa, sharedSecret: Uint8Array): boolean {
+  const oldSkD = old.keys?.skD;
+  if (!oldSkD) return false;
+  return install(ctx, sa, sharedSecret, (p) => deriveRekeyedIkeSaKeys(ctx.crypto, { ...p, oldPrfId: old.prfId, oldSkD }));
+}
+
+function install(ctx: EngineContext, sa: IkeSa, sharedSecret: Uint8Array, derive: (p: DeriveParams) => IkeSaKeys): boolean {
   const p = sa.proposal;
-  if (!p || !old.keys) return false;
+  if (!p) return false;
   const encr = transformOf(p, TransformType.ENCR);
   const prf = transformOf(p, TransformType.PRF);
   const integId = transformOf(p, TransformType.INTEG)?.id ?? IntegId.NONE;
   if (!encr || !prf) return false;
-  const keys = deriveRekeyedIkeSaKeys(ctx.crypto, {
-    oldPrfId: old.prfId,
-    oldSkD: old.keys.skD,
+  const keys = derive({
     prfId: prf.id,
     encrId: encr.id,
     encrKeyBits: encr.keyLength,
