@@ -192,6 +192,21 @@ describe('DPD, reauthentication and TUN settings', () => {
   });
 });
 
+describe('CHILD_SA volume limits', () => {
+  const withChild = (extra: string) => PSK_CONN().replace(/children: \[\{ name: (\w+)/, `children: [{ name: $1${extra}`);
+
+  it('parse when set and are absent otherwise', () => {
+    expect(configOf(PSK_CONN()).config.connections[0]!.children[0]).not.toHaveProperty('lifeBytes');
+    const { config } = configOf(withChild(', rekey_bytes: 1000000, life_bytes: 2000000, rekey_packets: 900, life_packets: 1000'));
+    expect(config.connections[0]!.children[0]).toMatchObject({ rekeyBytes: 1000000, lifeBytes: 2000000, rekeyPackets: 900, lifePackets: 1000 });
+  });
+
+  it('a soft limit at or above the hard one is refused, naming the field', () => {
+    expect(errorsOf(withChild(', rekey_bytes: 5000, life_bytes: 5000'))[0]).toMatch(/children\[0\]\.rekey_bytes: must be below life_bytes \(5000\)$/);
+    expect(errorsOf(withChild(', life_packets: 0'))[0]).toMatch(/children\[0\]\.life_packets: must be an integer/);
+  });
+});
+
 describe('errors name the field path and its line', () => {
   it('wrong type / value', () => {
     expect(errorsOf(`log: { level: verbose }\n${PSK_CONN()}`)).toEqual([

@@ -34,7 +34,7 @@ const CONN_KEYS = [
 ] as const;
 const LOCAL_KEYS = ['id', 'auth', 'cert', 'key'] as const;
 const REMOTE_KEYS = ['id', 'auth', 'cas'] as const;
-const CHILD_KEYS = ['name', 'local_ts', 'remote_ts', 'esp_proposals', 'lifetime', 'rekey', 'replay_window', 'start_action'] as const;
+const CHILD_KEYS = ['name', 'local_ts', 'remote_ts', 'esp_proposals', 'lifetime', 'rekey', 'life_bytes', 'rekey_bytes', 'life_packets', 'rekey_packets', 'replay_window', 'start_action'] as const;
 
 /** Every key the file format knows, by section (docs/config.md documents each; a test keeps them in step). */
 export const CONFIG_KEYS = {
@@ -533,9 +533,24 @@ class ConfigParser {
     const replayWindow = opt(o, 'replay_window', DEFAULTS.replayWindow, (v) => c.integer([...path, 'replay_window'], v, 0, 4096));
     const startAction = opt(o, 'start_action', DEFAULTS.startAction, (v) => c.oneOf([...path, 'start_action'], v, START_ACTIONS));
     if (startAction === 'start' && !canInitiate) c.error([...path, 'start_action'], 'start needs remote_addrs on the connection (whom to initiate to)');
+    const volume = (key: string) => optionalCount(o, key, (v) => c.integer([...path, key], v, 1, Number.MAX_SAFE_INTEGER));
+    const limits = { ...pick('rekeyBytes', volume('rekey_bytes')), ...pick('lifeBytes', volume('life_bytes')), ...pick('rekeyPackets', volume('rekey_packets')), ...pick('lifePackets', volume('life_packets')) };
+    for (const [soft, hard, softKey] of [['rekeyBytes', 'lifeBytes', 'rekey_bytes'], ['rekeyPackets', 'lifePackets', 'rekey_packets']] as const) {
+      const s = limits[soft];
+      const h = limits[hard];
+      if (s !== undefined && h !== undefined && s >= h) c.error([...path, softKey], `must be below ${hard === 'lifeBytes' ? 'life_bytes' : 'life_packets'} (${h})`);
+    }
     if (name === undefined) return undefined;
-    return { name, localTs, remoteTs, espProposals, lifetimeSec, rekeySec, replayWindow, startAction };
+    return { name, localTs, remoteTs, espProposals, lifetimeSec, rekeySec, ...limits, replayWindow, startAction };
   }
+}
+
+function optionalCount(o: Record<string, unknown>, key: string, parse: (v: unknown) => number | undefined): number | undefined {
+  return o[key] === undefined ? undefined : parse(o[key]);
+}
+
+function pick<K extends string>(key: K, v: number | undefined): { [P in K]?: number } {
+  return v === undefined ? {} : ({ [key]: v } as { [P in K]?: number });
 }
 
 function roundSec(s: number | undefined): number | undefined {

@@ -33,6 +33,11 @@ export interface ChildConfig {
   espProposals: ProposalSpec[]; // with a DH group = PFS required; several may be listed
   lifetimeSec: number;
   rekeySec: number;
+  /** Volume limits per SA direction, enforced by the data plane: rekey (soft) and delete (hard); absent = none. */
+  rekeyBytes?: number;
+  lifeBytes?: number;
+  rekeyPackets?: number;
+  lifePackets?: number;
   replayWindow: number;
   startAction: 'none' | 'start'; // initiator: bring up at start
 }

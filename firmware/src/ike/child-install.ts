@@ -118,7 +118,15 @@ function saParams(sa: IkeSa, child: ChildSa, direction: 'in' | 'out'): SaParams 
     encrKeyBits: child.encrKeyBits,
     integId: child.integId,
     esn: child.esn,
-    lifetime: { softSec: child.config.rekeySec, hardSec: child.config.lifetimeSec },
+    lifetime: {
+      softSec: child.config.rekeySec,
+      hardSec: child.config.lifetimeSec,
+      // Volume limits expire in the data plane, which reports them back as dp.expire (soft → rekey, hard → delete).
+      ...(child.config.rekeyBytes !== undefined ? { softBytes: child.config.rekeyBytes } : {}),
+      ...(child.config.lifeBytes !== undefined ? { hardBytes: child.config.lifeBytes } : {}),
+      ...(child.config.rekeyPackets !== undefined ? { softPackets: child.config.rekeyPackets } : {}),
+      ...(child.config.lifePackets !== undefined ? { hardPackets: child.config.lifePackets } : {}),
+    },
     localTs: child.localTs.map(tsToRange),
     remoteTs: child.remoteTs.map(tsToRange),
   };

@@ -73,4 +73,14 @@ describe('CHILD_SA negotiation in IKE_AUTH', () => {
     // One out/in/fwd triple per same-family selector pair: 2 pairs.
     expect(pair.b.dp.policies).toHaveLength(6);
   });
+
+  test('volume limits from the child config reach the data plane as soft/hard bytes and packets on both SAs', async () => {
+    const limits = { rekeyBytes: 1_000_000, lifeBytes: 2_000_000, rekeyPackets: 9_000, lifePackets: 10_000 };
+    const pair = pskPair({ gw: { children: [child({ localTs: ['198.51.100.0/24'], ...limits })] } });
+    await pair.initiate('to-gw');
+    const gwSas = [...pair.b.dp.sas.values()];
+    expect(gwSas.map((s) => s.direction).sort()).toEqual(['in', 'out']);
+    for (const sa of gwSas) expect(sa.lifetime).toMatchObject({ softBytes: 1_000_000, hardBytes: 2_000_000, softPackets: 9_000, hardPackets: 10_000 });
+    for (const sa of pair.a.dp.sas.values()) expect(sa.lifetime.hardBytes).toBeUndefined(); // the client set none
+  });
 });
