@@ -1,4 +1,5 @@
 // IKE identities (RFC 7296 §3.5 ID payload data): parse from config text, format for logs, match against patterns.
+import { formatIp, parseIp } from './ip.ts';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { IdType } from './constants.ts';
@@ -79,83 +80,22 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
 
 // ---------- IP addresses ----------
 
+/** A dotted quad for an identity: stricter than ip.ts in refusing leading zeros (octal-looking, ambiguous). */
 export function parseIpv4(s: string): Uint8Array | null {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
-  if (!m) return null;
-  const out = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    const part = m[i + 1] as string;
-    if (part.length > 1 && part.startsWith('0')) return null;
-    const n = Number(part);
-    if (n > 255) return null;
-    out[i] = n;
-  }
-  return out;
+  if (s.includes(':') || /(^|\.)0\d/.test(s)) return null;
+  return parseIp(s);
 }
 
+/** An IPv6 literal for an identity: no zone index (an identity names a host, not a link). */
 export function parseIpv6(s: string): Uint8Array | null {
-  if (s.length < 2 || s.length > 45 || !/^[0-9A-Fa-f:.]+$/.test(s)) return null;
-  const halves = s.split('::');
-  if (halves.length > 2) return null;
-  const groups = (part: string): number[] | null => {
-    if (part === '') return [];
-    const out: number[] = [];
-    const pieces = part.split(':');
-    for (let i = 0; i < pieces.length; i++) {
-      const p = pieces[i] as string;
-      if (i === pieces.length - 1 && p.includes('.')) {
-        const v4 = parseIpv4(p);
-        if (!v4) return null;
-        out.push(((v4[0] as number) << 8) | (v4[1] as number), ((v4[2] as number) << 8) | (v4[3] as number));
-        continue;
-      }
-      if (!/^[0-9A-Fa-f]{1,4}$/.test(p)) return null;
-      out.push(parseInt(p, 16));
-    }
-    return out;
-  };
-  const head = groups(halves[0] as string);
-  const tail = halves.length === 2 ? groups(halves[1] as string) : [];
-  if (!head || !tail) return null;
-  let all: number[];
-  if (halves.length === 2) {
-    const missing = 8 - head.length - tail.length;
-    if (missing < 1) return null;
-    all = [...head, ...new Array<number>(missing).fill(0), ...tail];
-  } else {
-    all = head;
-  }
-  if (all.length !== 8) return null;
-  const out = new Uint8Array(16);
-  all.forEach((g, i) => {
-    out[2 * i] = g >> 8;
-    out[2 * i + 1] = g & 0xff;
-  });
-  return out;
+  if (!s.includes(':') || s.includes('%')) return null;
+  const b = parseIp(s);
+  return b && b.length === 16 ? b : null;
 }
 
 /** RFC 5952 text form. */
 export function formatIpv6(b: Uint8Array): string {
-  const g: number[] = [];
-  for (let i = 0; i < 8; i++) g.push(((b[2 * i] as number) << 8) | (b[2 * i + 1] as number));
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (xs: number[]) => xs.map((x) => x.toString(16)).join(':');
-  if (bestLen < 2) return hex(g);
-  return `${hex(g.slice(0, bestStart))}::${hex(g.slice(bestStart + bestLen))}`;
+  return formatIp(b);
 }
 
 // ---------- Distinguished names ----------
